@@ -1,0 +1,534 @@
+"""The ledger's application service: one method per write of the HTTP contract.
+
+Each method gets what it needs, lets the aggregates decide, and saves every changed aggregate
+in one atomic ``save``. A refused command raises a :mod:`ledger.errors` error before anything
+is saved; a version clash with a racing command becomes :class:`ConflictError`; a store that
+cannot be reached becomes :class:`StoreUnavailable`. Time and new ids are passed in (a clock
+and an id factory), so the demo and the tests can replay a year deterministically.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Any, ParamSpec, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    JSONTranscoder,
+    OperationalError,
+    ProgrammingError,
+)
+from eventsourcing.utils import Environment
+
+from ledger.budgets import Budget, budget_id, check_line
+from ledger.claims import (
+    APPROVED,
+    MAX_ITEMS,
+    PAID,
+    Claim,
+    ClaimedVisit,
+    MonthlyAllowance,
+    allowance_id,
+    claimed_visit_id,
+)
+from ledger.common import SYSTEM, Provenance, county_date, first_day, month_of, parse_month, require_aware
+from ledger.counties import County, county_id
+from ledger.elders import Elder
+from ledger.errors import ConflictError, InvalidInput, NotFound, RuleViolation, StoreUnavailable
+from ledger.evaluations import Evaluation, EvaluationSlot, check_period, slot_id
+from ledger.pairings import Caseload, Pairing, caseload_id
+from ledger.policies import DEFAULT_EFFECTIVE_FROM, DEFAULT_PARAMETERS, KINDS, SCORING, SUBSIDY, Policy, policy_id
+from ledger.subsidy import ClaimableVisit, price_claim
+from ledger.transcodings import DateAsISO, ProvenanceAsDict
+from ledger.visits import CONFIRMED, Visit
+from ledger.volunteers import Volunteer
+
+P = ParamSpec("P")
+R = TypeVar("R")
+A = TypeVar("A", bound=Aggregate)
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write answers: the aggregate, its new version and the log position."""
+
+    id: UUID
+    version: int
+    position: int | None
+
+
+def command(method: Callable[P, R]) -> Callable[P, R]:
+    """Translate the library's storage errors into tiexin's, for every command."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except IntegrityError:
+            raise ConflictError("another command changed the same record first; nothing was written") from None
+        except (OperationalError, InterfaceError, ProgrammingError) as error:
+            raise StoreUnavailable(f"the event store is unavailable: {type(error).__name__}") from None
+
+    return wrapper
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Ledger(Application[UUID]):
+    """The write side of tiexin."""
+
+    name = "tiexin"
+    snapshotting_intervals = {Budget: 100}  # noqa: RUF012 (the library's class setting)
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], UUID] = uuid4,
+    ) -> None:
+        self.clock = clock
+        self.new_id = new_id
+        self._batch = threading.local()
+        super().__init__(env or {})
+
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        """Only the settings given: the composition root decides, not stray variables."""
+        return Environment(name, {"IS_SNAPSHOTTING_ENABLED": "y", **(env or {})})
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+        transcoder.register(ProvenanceAsDict())
+
+    # Unit of work -----------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run many commands as one transaction (the demo's bulk loads).
+
+        Commands inside see each other's changes; all are saved in one ``save`` at the end.
+        If any command is refused, nothing of the batch is saved.
+        """
+        self._batch.loaded = {}
+        self._batch.dirty = {}
+        try:
+            yield
+            self._save_now(*self._batch.dirty.values())
+        finally:
+            del self._batch.loaded, self._batch.dirty
+
+    def _in_batch(self) -> bool:
+        return hasattr(self._batch, "loaded")
+
+    def _get(self, cls: type[A], ident: UUID, kind: str) -> A:
+        found = self._find(cls, ident)
+        if found is None:
+            raise NotFound(kind, ident)
+        return found
+
+    def _find(self, cls: type[A], ident: UUID) -> A | None:
+        if self._in_batch() and ident in self._batch.loaded:
+            cached: A = self._batch.loaded[ident]
+            return cached
+        if not isinstance(ident, UUID):
+            raise InvalidInput("id", f"{ident!r} is not an id")
+        try:
+            aggregate: Aggregate = self.repository.get(ident)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(aggregate, cls):
+            return None
+        if self._in_batch():
+            self._batch.loaded[ident] = aggregate
+        return aggregate
+
+    def _save(self, main: Aggregate, *others: Aggregate | None) -> Written:
+        changed = [a for a in (main, *others) if a is not None]
+        if self._in_batch():
+            for aggregate in changed:
+                self._batch.loaded[aggregate.id] = aggregate
+                self._batch.dirty[aggregate.id] = aggregate
+            return Written(main.id, main.version, None)
+        recordings = self._save_now(*changed)
+        positions = [r.notification.id for r in recordings if r.domain_event.originator_id == main.id]
+        return Written(main.id, main.version, max(positions, default=None))
+
+    def _save_now(self, *aggregates: Aggregate) -> list[Any]:
+        return self.save(*aggregates)
+
+    def _now(self) -> datetime:
+        return require_aware("clock", self.clock())
+
+    # Setting up ---------------------------------------------------------------------------
+
+    @command
+    def ensure_default_policies(self) -> None:
+        """Adopt version 1 of each policy if the store has none yet (safe to race)."""
+        for kind in KINDS:
+            if self._find(Policy, policy_id(kind)) is None:
+                policy = Policy.establish(kind, now=self._now(), meta=SYSTEM)
+                policy.adopt(
+                    version=1,
+                    parameters=DEFAULT_PARAMETERS[kind],
+                    effective_from=DEFAULT_EFFECTIVE_FROM,
+                    now=self._now(),
+                    meta=SYSTEM,
+                )
+                try:
+                    self._save(policy)
+                except IntegrityError:
+                    continue  # another process adopted it first: same defaults
+
+    @command
+    def establish_county(self, code: str, name: str, townships: list[str], *, by: Provenance) -> Written:
+        if self._find(County, county_id(code)) is not None:
+            raise RuleViolation("county.exists", f"county {code!r} is already established")
+        return self._save(County.establish(code, name, townships, now=self._now(), meta=by))
+
+    def policy_in_force(self, kind: str, on: date) -> Any:
+        return self._get(Policy, policy_id(kind), f"{kind} policy").in_force(on)
+
+    @command
+    def adopt_policy(
+        self, kind: str, *, version: int, parameters: dict[str, int], effective_from: date, by: Provenance
+    ) -> Written:
+        policy = self._find(Policy, policy_id(kind)) or Policy.establish(kind, now=self._now(), meta=by)
+        policy.adopt(version=version, parameters=parameters, effective_from=effective_from, now=self._now(), meta=by)
+        return self._save(policy)
+
+    def _county(self, code: str) -> County:
+        return self._get(County, county_id(code), "county")
+
+    # Elders -------------------------------------------------------------------------------
+
+    @command
+    def register_elder(
+        self,
+        *,
+        county: str,
+        name: str,
+        birth_date: date,
+        sex: str,
+        township: str,
+        address: str,
+        phone: str,
+        notes: str = "",
+        by: Provenance,
+    ) -> Written:
+        elder = Elder.register(
+            self._county(county), name=name, birth_date=birth_date, sex=sex, township=township,
+            address=address, phone=phone, notes=notes, now=self._now(), meta=by, id=self.new_id(),
+        )  # fmt: skip
+        return self._save(elder)
+
+    @command
+    def relocate_elder(self, elder_id: UUID, *, township: str, address: str, by: Provenance) -> Written:
+        elder = self._get(Elder, elder_id, "elder")
+        elder.relocate(self._county(elder.county), township=township, address=address, now=self._now(), meta=by)
+        return self._save(elder)
+
+    @command
+    def record_departure(self, elder_id: UUID, *, kind: str, on: date, by: Provenance) -> Written:
+        elder = self._get(Elder, elder_id, "elder")
+        elder.depart(kind=kind, on=on, now=self._now(), meta=by)
+        return self._save(elder)
+
+    # Volunteers ---------------------------------------------------------------------------
+
+    @command
+    def recruit_volunteer(
+        self, *, county: str, name: str, unit: str, profession: str, phone: str, township: str, by: Provenance
+    ) -> Written:
+        volunteer = Volunteer.recruit(
+            self._county(county), name=name, unit=unit, profession=profession, phone=phone,
+            township=township, now=self._now(), meta=by, id=self.new_id(),
+        )  # fmt: skip
+        return self._save(volunteer)
+
+    @command
+    def record_training(self, volunteer_id: UUID, *, course: str, hours: Decimal, on: date, by: Provenance) -> Written:
+        volunteer = self._get(Volunteer, volunteer_id, "volunteer")
+        volunteer.complete_training(course=course, hours=hours, on=on, now=self._now(), meta=by)
+        return self._save(volunteer)
+
+    @command
+    def suspend_volunteer(self, volunteer_id: UUID, *, reason: str, by: Provenance) -> Written:
+        volunteer = self._get(Volunteer, volunteer_id, "volunteer")
+        volunteer.suspend(reason=reason, now=self._now(), meta=by)
+        return self._save(volunteer)
+
+    @command
+    def reinstate_volunteer(self, volunteer_id: UUID, *, reason: str, by: Provenance) -> Written:
+        volunteer = self._get(Volunteer, volunteer_id, "volunteer")
+        volunteer.reinstate(reason=reason, now=self._now(), meta=by)
+        return self._save(volunteer)
+
+    @command
+    def retire_volunteer(self, volunteer_id: UUID, *, reason: str, by: Provenance) -> Written:
+        volunteer = self._get(Volunteer, volunteer_id, "volunteer")
+        volunteer.retire(reason=reason, now=self._now(), meta=by)
+        return self._save(volunteer)
+
+    # Pairings -----------------------------------------------------------------------------
+
+    @command
+    def form_pairing(
+        self, *, volunteer_id: UUID, elder_id: UUID, group: str, from_date: date, by: Provenance
+    ) -> Written:
+        volunteer = self._get(Volunteer, volunteer_id, "volunteer")
+        elder = self._get(Elder, elder_id, "elder")
+        now = self._now()
+        caseload = self._find(Caseload, caseload_id(volunteer.id)) or Caseload(
+            volunteer_id=volunteer.id, timestamp=now, meta=by
+        )
+        cap = self.policy_in_force(SCORING, county_date(now))["max_active_pairings"]
+        pairing = Pairing.form(
+            volunteer, elder, caseload, group=group, from_date=from_date, cap=cap, now=now, meta=by, id=self.new_id()
+        )
+        return self._save(pairing, caseload)
+
+    @command
+    def end_pairing(self, pairing_id: UUID, *, on: date, reason: str, by: Provenance) -> Written:
+        pairing = self._get(Pairing, pairing_id, "pairing")
+        caseload = self._get(Caseload, caseload_id(pairing.volunteer_id), "caseload")
+        pairing.end(caseload, on=on, reason=reason, now=self._now(), meta=by)
+        return self._save(pairing, caseload)
+
+    # Visits -------------------------------------------------------------------------------
+
+    @command
+    def record_visit(self, *, pairing_id: UUID, by: Provenance, **details: Any) -> Written:
+        """Record a visit; ``details`` are the EVV fields of :func:`ledger.visits.normalise_details`."""
+        pairing = self._get(Pairing, pairing_id, "pairing")
+        elder = self._get(Elder, pairing.elder_id, "elder")
+        volunteer = self._get(Volunteer, pairing.volunteer_id, "volunteer")
+        visit = Visit.record(
+            self._county(elder.county), pairing, elder, volunteer, details,
+            now=self._now(), meta=by, id=self.new_id(),
+        )  # fmt: skip
+        return self._save(visit)
+
+    def _visit(self, visit_id: UUID) -> Visit:
+        return self._get(Visit, visit_id, "visit")
+
+    @command
+    def confirm_visit(self, visit_id: UUID, *, confirmed_by: str, method: str, by: Provenance) -> Written:
+        visit = self._visit(visit_id)
+        visit.confirm(by=confirmed_by, method=method, now=self._now(), meta=by)
+        return self._save(visit)
+
+    @command
+    def dispute_visit(self, visit_id: UUID, *, reason_code: str, comment: str = "", by: Provenance) -> Written:
+        visit = self._visit(visit_id)
+        visit.dispute(reason_code=reason_code, comment=comment, now=self._now(), meta=by)
+        return self._save(visit)
+
+    @command
+    def give_feedback(self, visit_id: UUID, *, rating: int, comment: str = "", by: Provenance) -> Written:
+        visit = self._visit(visit_id)
+        visit.give_feedback(rating=rating, comment=comment, now=self._now(), meta=by)
+        return self._save(visit)
+
+    def _in_approved_claim(self, visit_id: UUID) -> bool:
+        guard = self._find(ClaimedVisit, claimed_visit_id(visit_id))
+        if guard is None or guard.claim_id is None:
+            return False
+        return self._get(Claim, guard.claim_id, "claim").status in (APPROVED, PAID)
+
+    @command
+    def unlock_visit(self, visit_id: UUID, *, reason: str, by: Provenance) -> Written:
+        visit = self._visit(visit_id)
+        in_claim = self._in_approved_claim(visit.id)
+        visit.unlock(reason=reason, in_approved_claim=in_claim, now=self._now(), meta=by)
+        return self._save(visit)
+
+    @command
+    def amend_visit(self, visit_id: UUID, *, changes: dict[str, Any], reason_code: str, by: Provenance) -> Written:
+        visit = self._visit(visit_id)
+        pairing = self._get(Pairing, visit.pairing_id, "pairing")
+        elder = self._get(Elder, visit.elder_id, "elder")
+        visit.amend(
+            self._county(elder.county), pairing, elder, changes=changes, reason_code=reason_code,
+            in_approved_claim=self._in_approved_claim(visit.id), now=self._now(), meta=by,
+        )  # fmt: skip
+        return self._save(visit)
+
+    @command
+    def void_visit(self, visit_id: UUID, *, reason_code: str, by: Provenance) -> Written:
+        visit = self._visit(visit_id)
+        in_claim = self._in_approved_claim(visit.id)
+        visit.void(reason_code=reason_code, in_approved_claim=in_claim, now=self._now(), meta=by)
+        return self._save(visit)
+
+    # Evaluations --------------------------------------------------------------------------
+
+    @command
+    def submit_evaluation(
+        self, *, volunteer_id: UUID, period: str, criteria: dict[str, int], comment: str = "", by: Provenance
+    ) -> Written:
+        volunteer = self._get(Volunteer, volunteer_id, "volunteer")
+        now = self._now()
+        key = (volunteer.id, check_period(period), by.principal_id)
+        slot = self._find(EvaluationSlot, slot_id(*key)) or EvaluationSlot(
+            volunteer_id=key[0], period=key[1], evaluator_id=key[2], timestamp=now, meta=by
+        )
+        evaluation = Evaluation.submit(
+            volunteer, slot, period=period, criteria=criteria, comment=comment, now=now, meta=by, id=self.new_id()
+        )
+        return self._save(evaluation, slot)
+
+    @command
+    def withdraw_evaluation(self, evaluation_id: UUID, *, reason: str, by: Provenance) -> Written:
+        evaluation = self._get(Evaluation, evaluation_id, "evaluation")
+        key = slot_id(evaluation.volunteer_id, evaluation.period, evaluation.evaluator_id)
+        slot = self._get(EvaluationSlot, key, "evaluation slot")
+        evaluation.withdraw(slot, reason=reason, now=self._now(), meta=by)
+        return self._save(evaluation, slot)
+
+    # Budgets ------------------------------------------------------------------------------
+
+    @command
+    def appropriate_budget(self, *, county: str, year: int, lines: dict[str, int], by: Provenance) -> Written:
+        self._county(county)
+        if self._find(Budget, budget_id(county, year)) is not None:
+            raise RuleViolation("budget.exists", f"the {year} budget of {county} is already appropriated; adjust it")
+        return self._save(Budget.appropriate(county, year, lines, now=self._now(), meta=by))
+
+    @command
+    def adjust_budget(self, *, county: str, year: int, line: str, delta: int, reason: str, by: Provenance) -> Written:
+        budget = self._get(Budget, budget_id(county, year), f"{year} budget of {county}")
+        budget.adjust(line=check_line(line), delta=delta, reason=reason, now=self._now(), meta=by)
+        return self._save(budget)
+
+    # Claims -------------------------------------------------------------------------------
+
+    @command
+    def submit_claim(self, *, volunteer_id: UUID, month: str, visit_ids: list[UUID], by: Provenance) -> Written:
+        volunteer = self._get(Volunteer, volunteer_id, "volunteer")
+        volunteer.check_active("claim")
+        now = self._now()
+        check_claim_month(month, county_date(now))
+        visits = [self._claimable_visit(v, volunteer.id, month) for v in check_visit_ids(visit_ids)]
+        guards = [self._find(ClaimedVisit, claimed_visit_id(v.id)) for v in visits]
+        for guard in guards:
+            if guard is not None:
+                guard.check_free()
+        allowance = self._find(MonthlyAllowance, allowance_id(volunteer.id, month)) or MonthlyAllowance(
+            volunteer_id=volunteer.id, month=month, timestamp=now, meta=by
+        )
+        policy = self.policy_in_force(SUBSIDY, first_day(month))
+        priced = price_claim(
+            [ClaimableVisit(v.id, v.is_home_visit, v.township, v.started_at) for v in visits],
+            volunteer.township,
+            policy.parameters,
+            transport_already_fen=allowance.transport_fen,
+            communication_already_paid=allowance.communication_paid,
+        )
+        claim = Claim.submit(
+            volunteer_id=volunteer.id, county=volunteer.county, month=month, priced=priced,
+            policy_version=policy.version, now=now, meta=by, id=self.new_id(),
+        )  # fmt: skip
+        allowance.draw(claim.id, priced.transport_fen, priced.communication_fen, timestamp=now, meta=by)
+        held = [self._hold(guard, visit.id, claim.id, now, by) for guard, visit in zip(guards, visits, strict=True)]
+        return self._save(claim, allowance, *held)
+
+    def _claimable_visit(self, visit_id: UUID, volunteer_id: UUID, month: str) -> Visit:
+        visit = self._visit(visit_id)
+        if visit.volunteer_id != volunteer_id:
+            raise RuleViolation("claim.other_volunteer", f"visit {visit.id} was given by another volunteer")
+        if visit.month != month:
+            raise RuleViolation("claim.other_month", f"visit {visit.id} belongs to {visit.month}, not {month}")
+        if visit.status != CONFIRMED:
+            raise RuleViolation(
+                "claim.visit_not_confirmed", f"visit {visit.id} is {visit.status}; only confirmed visits are claimed"
+            )
+        return visit
+
+    @staticmethod
+    def _hold(
+        guard: ClaimedVisit | None, visit_id: UUID, claim_id: UUID, now: datetime, by: Provenance
+    ) -> ClaimedVisit:
+        if guard is None:
+            return ClaimedVisit(visit_id=visit_id, claim_id=claim_id, timestamp=now, meta=by)
+        guard.reclaim(claim_id=claim_id, timestamp=now, meta=by)
+        return guard
+
+    def _claim(self, claim_id: UUID) -> Claim:
+        return self._get(Claim, claim_id, "claim")
+
+    @command
+    def approve_claim(self, claim_id: UUID, *, by: Provenance) -> Written:
+        claim = self._claim(claim_id)
+        year, _ = parse_month("month", claim.month)
+        budget = self._get(Budget, budget_id(claim.county, year), f"{year} budget of {claim.county}")
+        now = self._now()
+        claim.check_status("approve", "submitted")
+        claim.check_not_submitter(by, "approve")
+        budget.commit(claim.id, claim.amounts_by_line, now=now, meta=by)
+        claim.approve(now=now, meta=by)
+        return self._save(claim, budget)
+
+    @command
+    def reject_claim(self, claim_id: UUID, *, reason: str, by: Provenance) -> Written:
+        claim = self._claim(claim_id)
+        claim.reject(reason=reason, now=self._now(), meta=by)
+        return self._save(claim, *self._give_back(claim, "rejected", by))
+
+    @command
+    def pay_claim(self, claim_id: UUID, *, reference: str, paid_on: date, by: Provenance) -> Written:
+        claim = self._claim(claim_id)
+        claim.pay(reference=reference, paid_on=paid_on, now=self._now(), meta=by)
+        return self._save(claim)
+
+    @command
+    def reverse_claim(self, claim_id: UUID, *, reason: str, by: Provenance) -> Written:
+        claim = self._claim(claim_id)
+        year, _ = parse_month("month", claim.month)
+        budget = self._get(Budget, budget_id(claim.county, year), f"{year} budget of {claim.county}")
+        claim.reverse(reason=reason, now=self._now(), meta=by)
+        budget.release(claim.id, now=self._now(), meta=by)
+        return self._save(claim, budget, *self._give_back(claim, "reversed", by))
+
+    def _give_back(self, claim: Claim, reason: str, by: Provenance) -> list[Aggregate]:
+        """Free a dead claim's visits and its draw on the month's allowance."""
+        now = self._now()
+        allowance = self._get(MonthlyAllowance, allowance_id(claim.volunteer_id, claim.month), "allowance")
+        allowance.restore(claim_id=claim.id, timestamp=now, meta=by)
+        changed: list[Aggregate] = [allowance]
+        for visit_id in claim.visit_ids:
+            guard = self._get(ClaimedVisit, claimed_visit_id(visit_id), "claimed visit")
+            guard.release(claim_id=claim.id, reason=reason, timestamp=now, meta=by)
+            changed.append(guard)
+        return changed
+
+
+def check_claim_month(month: str, today: date) -> None:
+    parse_month("month", month)
+    if first_day(month) > today:
+        raise InvalidInput("month", f"{month} has not begun")
+
+
+def check_visit_ids(visit_ids: list[UUID]) -> list[UUID]:
+    if not isinstance(visit_ids, list) or not visit_ids:
+        raise InvalidInput("visit_ids", "a claim lists at least one visit")
+    if len(visit_ids) > MAX_ITEMS:
+        raise InvalidInput("visit_ids", f"a claim lists at most {MAX_ITEMS} visits")
+    if len(set(visit_ids)) != len(visit_ids):
+        raise InvalidInput("visit_ids", "a claim lists each visit once")
+    return visit_ids
+
+
+__all__ = ["Ledger", "Written", "command", "month_of"]

@@ -1,0 +1,228 @@
+"""Claims (补贴申领): a volunteer's monthly request for the transport and phone subsidy.
+
+Rules:
+- only confirmed, unvoided, undisputed visits of that volunteer in that month;
+- a visit is in at most one live claim, ever: each claimed visit has a :class:`ClaimedVisit`
+  with a deterministic id, so a second claim of it collides in the store; only a rejection or
+  a reversal gives the visit back;
+- amounts follow the subsidy policy in force on the first day of the month, with the monthly
+  cap and the flat communication amount kept per volunteer-month by a
+  :class:`MonthlyAllowance` (also a deterministic id);
+- approver ≠ submitter and payer ≠ submitter (maker-checker); approval commits the budget in
+  the same atomic save; a reversal releases it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.budgets import COMMUNICATION, TRANSPORT
+from ledger.common import Provenance, county_date, require_text, stable_id
+from ledger.errors import InvalidInput, RuleViolation
+from ledger.subsidy import PricedClaim
+
+SUBMITTED, APPROVED, REJECTED, PAID, REVERSED = "submitted", "approved", "rejected", "paid", "reversed"
+LIVE = (SUBMITTED, APPROVED, PAID)
+MAX_ITEMS = 200
+
+
+def claimed_visit_id(visit_id: UUID) -> UUID:
+    return stable_id("claimed-visit", visit_id)
+
+
+def allowance_id(volunteer_id: UUID, month: str) -> UUID:
+    return stable_id("allowance", volunteer_id, month)
+
+
+class ClaimedVisit(Aggregate):
+    """Which live claim, if any, holds a visit."""
+
+    TOPIC = "tiexin.claimed_visit"
+
+    class Created(Aggregate.Created):
+        TOPIC = "tiexin.claimed_visit.Created"
+
+    @staticmethod
+    def create_id(visit_id: UUID, claim_id: UUID) -> UUID:
+        return claimed_visit_id(visit_id)
+
+    @event("Claimed", topic="tiexin.claimed_visit.Claimed")
+    def __init__(self, visit_id: UUID, claim_id: UUID, timestamp: datetime, meta: Provenance) -> None:
+        self.visit_id = visit_id
+        self.claim_id: UUID | None = claim_id
+
+    def check_free(self) -> None:
+        if self.claim_id is not None:
+            raise RuleViolation(
+                "claim.visit_already_claimed",
+                f"visit {self.visit_id} is already in claim {self.claim_id}; a visit is claimed once",
+            )
+
+    @event("Reclaimed", topic="tiexin.claimed_visit.Reclaimed")
+    def reclaim(self, claim_id: UUID, timestamp: datetime, meta: Provenance) -> None:
+        self.claim_id = claim_id
+
+    @event("Released", topic="tiexin.claimed_visit.Released")
+    def release(self, claim_id: UUID, reason: str, timestamp: datetime, meta: Provenance) -> None:
+        self.claim_id = None
+
+
+class MonthlyAllowance(Aggregate):
+    """A volunteer's subsidy drawn in one month, across all of the month's live claims."""
+
+    TOPIC = "tiexin.allowance"
+
+    class Created(Aggregate.Created):
+        TOPIC = "tiexin.allowance.Created"
+
+    @staticmethod
+    def create_id(volunteer_id: UUID, month: str) -> UUID:
+        return allowance_id(volunteer_id, month)
+
+    @event("Opened", topic="tiexin.allowance.Opened")
+    def __init__(self, volunteer_id: UUID, month: str, timestamp: datetime, meta: Provenance) -> None:
+        self.draws: dict[str, dict[str, int]] = {}
+
+    @property
+    def transport_fen(self) -> int:
+        return sum(d[TRANSPORT] for d in self.draws.values())
+
+    @property
+    def communication_paid(self) -> bool:
+        return any(d[COMMUNICATION] for d in self.draws.values())
+
+    @event("Drawn", topic="tiexin.allowance.Drawn")
+    def draw(self, claim_id: UUID, transport: int, communication: int, timestamp: datetime, meta: Provenance) -> None:
+        self.draws[str(claim_id)] = {TRANSPORT: transport, COMMUNICATION: communication}
+
+    @event("Restored", topic="tiexin.allowance.Restored")
+    def restore(self, claim_id: UUID, timestamp: datetime, meta: Provenance) -> None:
+        self.draws.pop(str(claim_id), None)
+
+
+class Claim(Aggregate):
+    TOPIC = "tiexin.claim"
+    id: UUID
+
+    class Created(Aggregate.Created):
+        TOPIC = "tiexin.claim.Created"
+
+    @classmethod
+    def submit(
+        cls,
+        *,
+        volunteer_id: UUID,
+        county: str,
+        month: str,
+        priced: PricedClaim,
+        policy_version: int,
+        now: datetime,
+        meta: Provenance,
+        id: UUID,
+    ) -> Claim:
+        return cls(  # type: ignore[call-arg]  # the library accepts id= when the class declares id
+            id=id,
+            volunteer_id=volunteer_id,
+            county=county,
+            month=month,
+            items=priced.items,
+            communication_fen=priced.communication_fen,
+            total_fen=priced.total_fen,
+            policy_version=policy_version,
+            submitted_by=meta.principal_id,
+            timestamp=now,
+            meta=meta,
+        )
+
+    @event("Submitted", topic="tiexin.claim.Submitted")
+    def __init__(
+        self,
+        volunteer_id: UUID,
+        county: str,
+        month: str,
+        items: list[dict[str, Any]],
+        communication_fen: int,
+        total_fen: int,
+        policy_version: int,
+        submitted_by: str,
+        timestamp: datetime,
+        meta: Provenance,
+    ) -> None:
+        self.volunteer_id = volunteer_id
+        self.county = county
+        self.month = month
+        self.items = items
+        self.communication_fen = communication_fen
+        self.total_fen = total_fen
+        self.policy_version = policy_version
+        self.submitted_by = submitted_by
+        self.status = SUBMITTED
+        self.approved_on: date | None = None
+
+    @property
+    def visit_ids(self) -> list[UUID]:
+        return [item["visit_id"] for item in self.items]
+
+    @property
+    def amounts_by_line(self) -> dict[str, int]:
+        transport = sum(int(item["transport_fen"]) for item in self.items)
+        return {TRANSPORT: transport, COMMUNICATION: self.communication_fen}
+
+    def approve(self, *, now: datetime, meta: Provenance) -> None:
+        self.check_status("approve", SUBMITTED)
+        self.check_not_submitter(meta, "approve")
+        self._approved(by=meta.principal_id, timestamp=now, meta=meta)
+
+    @event("Approved", topic="tiexin.claim.Approved")
+    def _approved(self, by: str, timestamp: datetime, meta: Provenance) -> None:
+        self.status = APPROVED
+        self.approved_on = county_date(timestamp)
+
+    def reject(self, *, reason: str, now: datetime, meta: Provenance) -> None:
+        self.check_status("reject", SUBMITTED)
+        reason = require_text("reason", reason, max_length=2000)
+        self._rejected(by=meta.principal_id, reason=reason, timestamp=now, meta=meta)
+
+    @event("Rejected", topic="tiexin.claim.Rejected")
+    def _rejected(self, by: str, reason: str, timestamp: datetime, meta: Provenance) -> None:
+        self.status = REJECTED
+
+    def pay(self, *, reference: str, paid_on: date, now: datetime, meta: Provenance) -> None:
+        self.check_status("pay", APPROVED)
+        self.check_not_submitter(meta, "pay")
+        reference = require_text("payment_reference", reference, max_length=80)
+        if not isinstance(paid_on, date) or isinstance(paid_on, datetime):
+            raise InvalidInput("paid_on", "must be a calendar date")
+        if paid_on > county_date(now):
+            raise InvalidInput("paid_on", "a payment cannot be recorded ahead of time")
+        if self.approved_on and paid_on < self.approved_on:
+            raise InvalidInput("paid_on", f"a claim is paid on or after its approval ({self.approved_on})")
+        self._paid(by=meta.principal_id, reference=reference, paid_on=paid_on, timestamp=now, meta=meta)
+
+    @event("Paid", topic="tiexin.claim.Paid")
+    def _paid(self, by: str, reference: str, paid_on: date, timestamp: datetime, meta: Provenance) -> None:
+        self.status = PAID
+
+    def reverse(self, *, reason: str, now: datetime, meta: Provenance) -> None:
+        self.check_status("reverse", APPROVED, PAID)
+        reason = require_text("reason", reason, max_length=2000)
+        self._reversed(by=meta.principal_id, reason=reason, timestamp=now, meta=meta)
+
+    @event("Reversed", topic="tiexin.claim.Reversed")
+    def _reversed(self, by: str, reason: str, timestamp: datetime, meta: Provenance) -> None:
+        self.status = REVERSED
+
+    def check_status(self, action: str, *allowed: str) -> None:
+        if self.status not in allowed:
+            raise RuleViolation(
+                f"claim.not_{'_or_'.join(allowed)}",
+                f"cannot {action} claim {self.id}: it is {self.status}, not {' or '.join(allowed)}",
+            )
+
+    def check_not_submitter(self, meta: Provenance, action: str) -> None:
+        if meta.principal_id == self.submitted_by:
+            raise RuleViolation("claim.maker_checker", f"the submitter of claim {self.id} cannot also {action} it")

@@ -1,0 +1,135 @@
+"""Elders (离休干部): the retired cadres the programme serves.
+
+Rules: the township is one of the county's; born on or before today; a departed elder
+(deceased, withdrawn, moved away) is never paired or visited after the departure date.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.common import Provenance, county_date, require_choice, require_text
+from ledger.counties import County
+from ledger.errors import InvalidInput, RuleViolation
+
+SEXES = ("female", "male")
+DEPARTURE_KINDS = ("deceased", "withdrawn", "moved_away")
+OLDEST_PLAUSIBLE_AGE = 130
+
+
+class Elder(Aggregate):
+    TOPIC = "tiexin.elder"
+    id: UUID
+
+    class Created(Aggregate.Created):
+        TOPIC = "tiexin.elder.Created"
+
+    @classmethod
+    def register(
+        cls,
+        county: County,
+        *,
+        name: str,
+        birth_date: date,
+        sex: str,
+        township: str,
+        address: str,
+        phone: str,
+        notes: str = "",
+        now: datetime,
+        meta: Provenance,
+        id: UUID,
+    ) -> Elder:
+        check_birth_date(birth_date, county_date(now))
+        return cls(  # type: ignore[call-arg]  # the library accepts id= when the class declares id
+            id=id,
+            county=county.code,
+            name=require_text("name", name, max_length=80),
+            birth_date=birth_date,
+            sex=require_choice("sex", sex, SEXES),
+            township=county.check_township(township),
+            address=require_text("address", address),
+            phone=require_text("phone", phone, max_length=40),
+            notes=require_text("notes", notes, max_length=2000, optional=True),
+            timestamp=now,
+            meta=meta,
+        )
+
+    @event("Registered", topic="tiexin.elder.Registered")
+    def __init__(
+        self,
+        county: str,
+        name: str,
+        birth_date: date,
+        sex: str,
+        township: str,
+        address: str,
+        phone: str,
+        notes: str,
+        timestamp: datetime,
+        meta: Provenance,
+    ) -> None:
+        self.county = county
+        self.name = name
+        self.birth_date = birth_date
+        self.sex = sex
+        self.township = township
+        self.address = address
+        self.phone = phone
+        self.notes = notes
+        self.departed_on: date | None = None
+        self.departure_kind: str | None = None
+
+    def relocate(self, county: County, *, township: str, address: str, now: datetime, meta: Provenance) -> None:
+        self.check_not_departed("relocate")
+        self._relocated(
+            township=county.check_township(township),
+            address=require_text("address", address),
+            timestamp=now,
+            meta=meta,
+        )
+
+    @event("Relocated", topic="tiexin.elder.Relocated")
+    def _relocated(self, township: str, address: str, timestamp: datetime, meta: Provenance) -> None:
+        self.township = township
+        self.address = address
+
+    def depart(self, *, kind: str, on: date, now: datetime, meta: Provenance) -> None:
+        if self.departed_on is not None:
+            raise RuleViolation("elder.departed", f"elder {self.id} already departed on {self.departed_on}")
+        if not isinstance(on, date) or isinstance(on, datetime):
+            raise InvalidInput("date", "must be a calendar date")
+        if on > county_date(now):
+            raise InvalidInput("date", "a departure cannot be recorded ahead of time")
+        if on < self.birth_date:
+            raise InvalidInput("date", "a departure cannot precede the birth date")
+        self._departed(kind=require_choice("kind", kind, DEPARTURE_KINDS), on=on, timestamp=now, meta=meta)
+
+    @event("Departed", topic="tiexin.elder.Departed")
+    def _departed(self, kind: str, on: date, timestamp: datetime, meta: Provenance) -> None:
+        self.departure_kind = kind
+        self.departed_on = on
+
+    def check_present_on(self, day: date, action: str) -> None:
+        """No pairing or visit after the elder departed."""
+        if self.departed_on is not None and day > self.departed_on:
+            raise RuleViolation(
+                "elder.departed",
+                f"cannot {action} on {day}: elder {self.id} departed ({self.departure_kind}) on {self.departed_on}",
+            )
+
+    def check_not_departed(self, action: str) -> None:
+        if self.departed_on is not None:
+            raise RuleViolation("elder.departed", f"cannot {action}: elder {self.id} departed on {self.departed_on}")
+
+
+def check_birth_date(birth_date: date, today: date) -> None:
+    if not isinstance(birth_date, date) or isinstance(birth_date, datetime):
+        raise InvalidInput("birth_date", "must be a calendar date")
+    if birth_date > today:
+        raise InvalidInput("birth_date", "cannot be in the future")
+    if today.year - birth_date.year > OLDEST_PLAUSIBLE_AGE:
+        raise InvalidInput("birth_date", f"implies an age over {OLDEST_PLAUSIBLE_AGE}")

@@ -1,0 +1,357 @@
+"""Visits (上门服务记录): one contact between a volunteer and an elder, home visit or phone call.
+
+A visit carries the six data elements of electronic visit verification (EVV): the kind of
+service, who received it, the date, where, who gave it, and the start and end time. Rules:
+- the pairing was active on the visit's day, the elder had not departed, the volunteer is active;
+- it ends after it starts, lasts at most 12 hours and is not in the future;
+- readings (blood pressure, glucose, pulse) are physiologically possible;
+- it is locked once it is in an approved claim or 30 days after its month ends; then only a
+  coordinator's unlock (with a reason, itself an event) lets one amendment or void through.
+Corrections are new events (Amended, Voided) with a reason code; nothing is ever rewritten.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.common import (
+    Provenance,
+    county_date,
+    last_day,
+    month_of,
+    require_aware,
+    require_choice,
+    require_text,
+)
+from ledger.counties import County
+from ledger.elders import Elder
+from ledger.errors import InvalidInput, RuleViolation
+from ledger.pairings import Pairing
+from ledger.volunteers import Volunteer
+
+MEDICAL, EMOTIONAL, DAILY_LIVING, PHONE_CALL = "medical", "emotional", "daily_living", "phone_call"
+KINDS = (MEDICAL, EMOTIONAL, DAILY_LIVING, PHONE_CALL)
+SERVICES = (
+    "blood_pressure", "blood_glucose", "pulse", "medical_guidance", "medicine_purchase",
+    "health_advice", "first_aid", "chat", "listening", "psychological_support", "cleaning",
+    "reading_newspaper", "shopping",
+)  # fmt: skip
+DISTANCE_BANDS = ("at_home", "within_500m", "within_2km", "beyond_2km", "remote")
+CONFIRMERS = ("elder", "family", "coordinator")
+CONFIRM_METHODS = ("signature", "phone_callback", "in_person")
+DISPUTE_REASONS = ("did_not_happen", "wrong_time", "wrong_service", "too_short", "wrong_person", "other")
+AMEND_REASONS = ("typo", "wrong_time", "wrong_reading", "wrong_kind", "wrong_place", "late_detail", "other")
+VOID_REASONS = ("duplicate", "not_performed", "wrong_elder", "entered_in_error", "fraud_suspected")
+AMENDABLE = (
+    "kind", "services", "readings", "started_at", "ended_at", "township", "distance_band",
+    "travel_km", "gift_bag", "notes",
+)  # fmt: skip
+MAX_DURATION = timedelta(hours=12)
+LOCK_AFTER_MONTH_END = timedelta(days=30)
+READING_BOUNDS: dict[str, tuple[Decimal, Decimal]] = {
+    "systolic": (Decimal(60), Decimal(260)),
+    "diastolic": (Decimal(30), Decimal(160)),
+    "pulse": (Decimal(30), Decimal(220)),
+    "glucose_mmol_l": (Decimal("1.0"), Decimal("35.0")),
+}
+RECORDED, CONFIRMED, DISPUTED, VOIDED = "recorded", "confirmed", "disputed", "voided"
+
+
+class Visit(Aggregate):
+    TOPIC = "tiexin.visit"
+    id: UUID
+
+    class Created(Aggregate.Created):
+        TOPIC = "tiexin.visit.Created"
+
+    @classmethod
+    def record(
+        cls,
+        county: County,
+        pairing: Pairing,
+        elder: Elder,
+        volunteer: Volunteer,
+        details: dict[str, Any],
+        *,
+        now: datetime,
+        meta: Provenance,
+        id: UUID,
+    ) -> Visit:
+        volunteer.check_active("record a visit")
+        fields = normalise_details(county, details)
+        check_time_and_parties(fields, pairing, elder, now)
+        return cls(  # type: ignore[call-arg]  # the library accepts id= when the class declares id
+            id=id,
+            pairing_id=pairing.id,
+            volunteer_id=volunteer.id,
+            elder_id=elder.id,
+            timestamp=now,
+            meta=meta,
+            **fields,
+        )
+
+    @event("Recorded", topic="tiexin.visit.Recorded")
+    def __init__(
+        self,
+        pairing_id: UUID,
+        volunteer_id: UUID,
+        elder_id: UUID,
+        kind: str,
+        services: list[str],
+        readings: dict[str, Decimal],
+        started_at: datetime,
+        ended_at: datetime,
+        township: str,
+        distance_band: str,
+        travel_km: Decimal,
+        gift_bag: bool,
+        notes: str,
+        timestamp: datetime,
+        meta: Provenance,
+    ) -> None:
+        self.pairing_id = pairing_id
+        self.volunteer_id = volunteer_id
+        self.elder_id = elder_id
+        self.kind = kind
+        self.services = services
+        self.readings = readings
+        self.started_at = started_at
+        self.ended_at = ended_at
+        self.township = township
+        self.distance_band = distance_band
+        self.travel_km = travel_km
+        self.gift_bag = gift_bag
+        self.notes = notes
+        self.recorded_at = timestamp
+        self.status = RECORDED
+        self.confirmed = False
+        self.feedback_rating: int | None = None
+        self.unlocked = False
+
+    @property
+    def day(self) -> date:
+        """The county date the visit belongs to (its start)."""
+        return county_date(self.started_at)
+
+    @property
+    def month(self) -> str:
+        return month_of(self.day)
+
+    @property
+    def is_home_visit(self) -> bool:
+        return self.kind != PHONE_CALL
+
+    # Confirmation, dispute, feedback ------------------------------------------------------
+
+    def confirm(self, *, by: str, method: str, now: datetime, meta: Provenance) -> None:
+        self.check_not_voided("confirm")
+        if self.status == CONFIRMED:
+            raise RuleViolation("visit.already_confirmed", f"visit {self.id} is already confirmed")
+        self._confirmed(
+            by=require_choice("by", by, CONFIRMERS),
+            method=require_choice("method", method, CONFIRM_METHODS),
+            timestamp=now,
+            meta=meta,
+        )
+
+    @event("Confirmed", topic="tiexin.visit.Confirmed")
+    def _confirmed(self, by: str, method: str, timestamp: datetime, meta: Provenance) -> None:
+        self.status = CONFIRMED
+        self.confirmed = True
+
+    def dispute(self, *, reason_code: str, comment: str = "", now: datetime, meta: Provenance) -> None:
+        self.check_not_voided("dispute")
+        if self.status == DISPUTED:
+            raise RuleViolation("visit.already_disputed", f"visit {self.id} is already disputed")
+        self._disputed(
+            reason_code=require_choice("reason_code", reason_code, DISPUTE_REASONS),
+            comment=require_text("comment", comment, max_length=2000, optional=True),
+            timestamp=now,
+            meta=meta,
+        )
+
+    @event("Disputed", topic="tiexin.visit.Disputed")
+    def _disputed(self, reason_code: str, comment: str, timestamp: datetime, meta: Provenance) -> None:
+        self.status = DISPUTED
+
+    def give_feedback(self, *, rating: int, comment: str = "", now: datetime, meta: Provenance) -> None:
+        self.check_not_voided("take feedback")
+        if self.feedback_rating is not None:
+            raise RuleViolation("visit.feedback_given", f"visit {self.id} already has feedback")
+        if isinstance(rating, bool) or not isinstance(rating, int) or not 1 <= rating <= 5:
+            raise InvalidInput("rating", "must be a whole number from 1 to 5")
+        comment = require_text("comment", comment, max_length=2000, optional=True)
+        self._feedback_given(rating=rating, comment=comment, timestamp=now, meta=meta)
+
+    @event("FeedbackGiven", topic="tiexin.visit.FeedbackGiven")
+    def _feedback_given(self, rating: int, comment: str, timestamp: datetime, meta: Provenance) -> None:
+        self.feedback_rating = rating
+
+    # Corrections: lock, unlock, amend, void ---------------------------------------------
+
+    def is_locked(self, now: datetime, *, in_approved_claim: bool) -> bool:
+        month_closed = county_date(now) > last_day(self.month) + LOCK_AFTER_MONTH_END
+        return in_approved_claim or month_closed
+
+    def check_correctable(self, now: datetime, *, in_approved_claim: bool) -> None:
+        self.check_not_voided("correct")
+        if self.is_locked(now, in_approved_claim=in_approved_claim) and not self.unlocked:
+            why = "is in an approved claim" if in_approved_claim else "belongs to a closed month"
+            raise RuleViolation(
+                "visit.locked",
+                f"visit {self.id} {why}; a coordinator must unlock it (with a reason) first",
+            )
+
+    def unlock(self, *, reason: str, in_approved_claim: bool, now: datetime, meta: Provenance) -> None:
+        self.check_not_voided("unlock")
+        if meta.role != "coordinator":
+            raise RuleViolation("visit.unlock_role", "only a coordinator can unlock a visit")
+        if not self.is_locked(now, in_approved_claim=in_approved_claim):
+            raise RuleViolation("visit.not_locked", f"visit {self.id} is not locked")
+        if self.unlocked:
+            raise RuleViolation("visit.already_unlocked", f"visit {self.id} is already unlocked")
+        self._unlocked(reason=require_text("reason", reason, max_length=2000), timestamp=now, meta=meta)
+
+    @event("Unlocked", topic="tiexin.visit.Unlocked")
+    def _unlocked(self, reason: str, timestamp: datetime, meta: Provenance) -> None:
+        self.unlocked = True
+
+    def amend(
+        self,
+        county: County,
+        pairing: Pairing,
+        elder: Elder,
+        *,
+        changes: dict[str, Any],
+        reason_code: str,
+        in_approved_claim: bool,
+        now: datetime,
+        meta: Provenance,
+    ) -> None:
+        self.check_correctable(now, in_approved_claim=in_approved_claim)
+        reason_code = require_choice("reason_code", reason_code, AMEND_REASONS)
+        if not isinstance(changes, dict) or not changes:
+            raise InvalidInput("changes", "name at least one field to change")
+        unknown = sorted(set(changes) - set(AMENDABLE))
+        if unknown:
+            raise InvalidInput("changes", f"cannot amend {', '.join(unknown)}")
+        merged = normalise_details(county, {**self.details(), **changes})
+        check_time_and_parties(merged, pairing, elder, now)
+        actual = {k: merged[k] for k in changes if merged[k] != getattr(self, k)}
+        if not actual:
+            raise InvalidInput("changes", "the amendment changes nothing")
+        self._amended(changes=actual, reason_code=reason_code, timestamp=now, meta=meta)
+
+    @event("Amended", topic="tiexin.visit.Amended")
+    def _amended(self, changes: dict[str, Any], reason_code: str, timestamp: datetime, meta: Provenance) -> None:
+        for name, value in changes.items():
+            setattr(self, name, value)
+        self.unlocked = False
+
+    def void(self, *, reason_code: str, in_approved_claim: bool, now: datetime, meta: Provenance) -> None:
+        self.check_correctable(now, in_approved_claim=in_approved_claim)
+        self._voided(reason_code=require_choice("reason_code", reason_code, VOID_REASONS), timestamp=now, meta=meta)
+
+    @event("Voided", topic="tiexin.visit.Voided")
+    def _voided(self, reason_code: str, timestamp: datetime, meta: Provenance) -> None:
+        self.status = VOIDED
+        self.unlocked = False
+
+    def check_not_voided(self, action: str) -> None:
+        if self.status == VOIDED:
+            raise RuleViolation("visit.voided", f"visit {self.id} is voided; cannot {action}")
+
+    def details(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in AMENDABLE}
+
+
+def normalise_details(county: County, details: dict[str, Any]) -> dict[str, Any]:
+    """Check the shape of every EVV field and return them in their stored form."""
+    kind = require_choice("kind", details.get("kind"), KINDS)
+    band = require_choice("distance_band", details.get("distance_band"), DISTANCE_BANDS)
+    if (kind == PHONE_CALL) != (band == "remote"):
+        raise InvalidInput("distance_band", "a phone call is 'remote'; a home visit is never 'remote'")
+    return {
+        "kind": kind,
+        "services": check_services(details.get("services")),
+        "readings": check_readings(kind, details.get("readings") or {}),
+        "started_at": require_aware("started_at", details.get("started_at")),  # type: ignore[arg-type]
+        "ended_at": require_aware("ended_at", details.get("ended_at")),  # type: ignore[arg-type]
+        "township": county.check_township(str(details.get("township")), "township"),
+        "distance_band": band,
+        "travel_km": check_travel_km(details.get("travel_km", Decimal(0))),
+        "gift_bag": check_flag("gift_bag", details.get("gift_bag", False)),
+        "notes": require_text("notes", details.get("notes", ""), max_length=2000, optional=True),
+    }
+
+
+def check_time_and_parties(fields: dict[str, Any], pairing: Pairing, elder: Elder, now: datetime) -> None:
+    started, ended = fields["started_at"], fields["ended_at"]
+    if ended <= started:
+        raise InvalidInput("ended_at", "a visit must end after it starts")
+    if ended - started > MAX_DURATION:
+        raise InvalidInput("ended_at", "a visit lasts at most 12 hours")
+    if ended > now:
+        raise InvalidInput("ended_at", "a visit cannot be recorded before it has ended")
+    day = county_date(started)
+    pairing.check_active_on(day)
+    elder.check_present_on(day, "record a visit")
+
+
+def check_services(services: object) -> list[str]:
+    if not isinstance(services, list | tuple) or not services:
+        raise InvalidInput("services", "list at least one service given")
+    for s in services:
+        require_choice("services", s, SERVICES)
+    if len(set(services)) != len(services):
+        raise InvalidInput("services", "list each service once")
+    return list(services)
+
+
+def check_readings(kind: str, readings: object) -> dict[str, Decimal]:
+    if not isinstance(readings, dict):
+        raise InvalidInput("readings", "must be an object of named readings")
+    if readings and kind == PHONE_CALL:
+        raise InvalidInput("readings", "readings are taken in person, not on a phone call")
+    checked: dict[str, Decimal] = {}
+    for name, value in readings.items():
+        if name not in READING_BOUNDS:
+            raise InvalidInput("readings", f"unknown reading {name!r}; one of {', '.join(READING_BOUNDS)}")
+        checked[name] = check_reading(name, value)
+    if ("systolic" in checked) != ("diastolic" in checked):
+        raise InvalidInput("readings", "blood pressure needs both systolic and diastolic")
+    if "systolic" in checked and checked["systolic"] <= checked["diastolic"]:
+        raise InvalidInput("readings.systolic", "systolic pressure must exceed diastolic")
+    return checked
+
+
+def check_reading(name: str, value: object) -> Decimal:
+    low, high = READING_BOUNDS[name]
+    try:
+        number = Decimal(str(value)) if not isinstance(value, bool) else None
+    except InvalidOperation:
+        number = None
+    if number is None or not number.is_finite() or not low <= number <= high:
+        raise InvalidInput(f"readings.{name}", f"must be a number from {low} to {high}")
+    return number
+
+
+def check_travel_km(value: object) -> Decimal:
+    try:
+        km = Decimal(str(value)) if not isinstance(value, bool) else None
+    except InvalidOperation:
+        km = None
+    if km is None or not km.is_finite() or not Decimal(0) <= km <= Decimal(500):
+        raise InvalidInput("travel_km", "must be a number of kilometres from 0 to 500")
+    return km
+
+
+def check_flag(field: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInput(field, "must be true or false")
+    return value

@@ -1,0 +1,126 @@
+"""Volunteers (贴心儿女): medical workers from the county's health units.
+
+Rules: only an active volunteer is paired, visits or claims; a retired volunteer is never
+reinstated; training hours are positive and at most a day's worth per course record.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from ledger.common import Provenance, county_date, require_choice, require_text
+from ledger.counties import County
+from ledger.errors import InvalidInput, RuleViolation
+
+PROFESSIONS = ("doctor", "nurse", "pharmacist", "technician", "other")
+ACTIVE, SUSPENDED, RETIRED = "active", "suspended", "retired"
+MAX_COURSE_HOURS = Decimal(24)
+
+
+class Volunteer(Aggregate):
+    TOPIC = "tiexin.volunteer"
+    id: UUID
+
+    class Created(Aggregate.Created):
+        TOPIC = "tiexin.volunteer.Created"
+
+    @classmethod
+    def recruit(
+        cls,
+        county: County,
+        *,
+        name: str,
+        unit: str,
+        profession: str,
+        phone: str,
+        township: str,
+        now: datetime,
+        meta: Provenance,
+        id: UUID,
+    ) -> Volunteer:
+        return cls(  # type: ignore[call-arg]  # the library accepts id= when the class declares id
+            id=id,
+            county=county.code,
+            name=require_text("name", name, max_length=80),
+            unit=require_text("unit", unit),
+            profession=require_choice("profession", profession, PROFESSIONS),
+            phone=require_text("phone", phone, max_length=40),
+            township=county.check_township(township),
+            timestamp=now,
+            meta=meta,
+        )
+
+    @event("Recruited", topic="tiexin.volunteer.Recruited")
+    def __init__(
+        self,
+        county: str,
+        name: str,
+        unit: str,
+        profession: str,
+        phone: str,
+        township: str,
+        timestamp: datetime,
+        meta: Provenance,
+    ) -> None:
+        self.county = county
+        self.name = name
+        self.unit = unit
+        self.profession = profession
+        self.phone = phone
+        self.township = township
+        self.status = ACTIVE
+        self.training_hours: dict[int, Decimal] = {}
+
+    def complete_training(self, *, course: str, hours: Decimal, on: date, now: datetime, meta: Provenance) -> None:
+        self.check_not_retired("record training")
+        if not isinstance(hours, Decimal | int) or isinstance(hours, bool):
+            raise InvalidInput("hours", "must be a number of hours")
+        hours = Decimal(hours)
+        if not Decimal(0) < hours <= MAX_COURSE_HOURS:
+            raise InvalidInput("hours", f"must be more than 0 and at most {MAX_COURSE_HOURS}")
+        if not isinstance(on, date) or isinstance(on, datetime) or on > county_date(now):
+            raise InvalidInput("date", "must be a calendar date not in the future")
+        course = require_text("course", course)
+        self._training_completed(course=course, hours=hours, on=on, timestamp=now, meta=meta)
+
+    @event("TrainingCompleted", topic="tiexin.volunteer.TrainingCompleted")
+    def _training_completed(self, course: str, hours: Decimal, on: date, timestamp: datetime, meta: Provenance) -> None:
+        self.training_hours[on.year] = self.training_hours.get(on.year, Decimal(0)) + hours
+
+    def suspend(self, *, reason: str, now: datetime, meta: Provenance) -> None:
+        self.check_active("be suspended")
+        self._suspended(reason=require_text("reason", reason), timestamp=now, meta=meta)
+
+    @event("Suspended", topic="tiexin.volunteer.Suspended")
+    def _suspended(self, reason: str, timestamp: datetime, meta: Provenance) -> None:
+        self.status = SUSPENDED
+
+    def reinstate(self, *, reason: str, now: datetime, meta: Provenance) -> None:
+        if self.status != SUSPENDED:
+            raise RuleViolation("volunteer.not_suspended", f"volunteer {self.id} is {self.status}, not suspended")
+        self._reinstated(reason=require_text("reason", reason), timestamp=now, meta=meta)
+
+    @event("Reinstated", topic="tiexin.volunteer.Reinstated")
+    def _reinstated(self, reason: str, timestamp: datetime, meta: Provenance) -> None:
+        self.status = ACTIVE
+
+    def retire(self, *, reason: str, now: datetime, meta: Provenance) -> None:
+        self.check_not_retired("retire")
+        self._retired(reason=require_text("reason", reason), timestamp=now, meta=meta)
+
+    @event("Retired", topic="tiexin.volunteer.Retired")
+    def _retired(self, reason: str, timestamp: datetime, meta: Provenance) -> None:
+        self.status = RETIRED
+
+    def check_active(self, action: str) -> None:
+        """Only an active volunteer is paired, visits or claims."""
+        if self.status != ACTIVE:
+            raise RuleViolation("volunteer.not_active", f"volunteer {self.id} is {self.status} and cannot {action}")
+
+    def check_not_retired(self, action: str) -> None:
+        if self.status == RETIRED:
+            raise RuleViolation("volunteer.retired", f"volunteer {self.id} is retired; cannot {action}")
