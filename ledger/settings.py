@@ -58,6 +58,7 @@ def postgres_env(
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_MAX_OVERFLOW": "10",
         "POSTGRES_LOCK_TIMEOUT": "10",
+        "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
     }
     schema = parse_qs(query).get("schema")
     if schema:
