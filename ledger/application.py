@@ -104,6 +104,11 @@ class Ledger(Application[UUID]):
         self._batch = threading.local()
         super().__init__(env or {})
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass (a test's instrumented ledger) must still read and write tiexin's tables."""
+        if "name" not in cls.__dict__:
+            cls.name = Ledger.name
+
     def construct_env(self, name: str, env: Any = None) -> Environment:
         """Only the settings given: the composition root decides, not stray variables."""
         return Environment(name, {"IS_SNAPSHOTTING_ENABLED": "y", **(env or {})})

@@ -1,0 +1,88 @@
+"""The ``tiexin`` command line."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ledger.errors import TiexinError
+from ledger.settings import database_url, redact
+
+app = typer.Typer(help="tiexin: the service-record ledger of the caring sons and daughters programme.")
+console = Console()
+errors = Console(stderr=True)
+
+
+@app.callback()
+def main() -> None:
+    """The store is chosen by TIEXIN_DATABASE_URL (default sqlite:///tiexin.db)."""
+
+
+@app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed of the generator: the same seed builds the same county.")] = 1,
+    scale: Annotated[int, typer.Option(min=1, max=200, help="How many counties to build (a province is ~100).")] = 1,
+) -> None:
+    """Build the demo county of the report (429 elders, 60 volunteers, a year of service) and summarise it."""
+    from ledger.demo import DemoSummary, run_demo
+
+    console.print(f"Building {scale} demo {'county' if scale == 1 else 'counties'} in {redact(database_url())}")
+    with one_line_errors(), progress_bar("building") as advance:
+        summary: DemoSummary = run_demo(seed=seed, scale=scale, progress=advance)
+    print_summary(summary)
+
+
+def print_summary(summary: object) -> None:
+    from ledger.demo import DemoSummary
+
+    assert isinstance(summary, DemoSummary)
+    table = Table(title="Events recorded, by type")
+    table.add_column("event type")
+    table.add_column("count", justify="right")
+    for topic, count in sorted(summary.events_by_type.items()):
+        table.add_row(topic, f"{count:,}")
+    table.add_row("[bold]total", f"[bold]{summary.total_events:,}")
+    console.print(table)
+    console.print(
+        f"{summary.counties} {'county' if summary.counties == 1 else 'counties'}: "
+        f"{summary.total_events:,} events in {summary.seconds:.1f} s "
+        f"({summary.events_per_second:,.0f} events/s)"
+    )
+    planted = Table(title="Deliberate irregularities (for the audit to find)")
+    planted.add_column("code")
+    planted.add_column("what")
+    planted.add_column("ids")
+    for item in summary.irregularities:
+        planted.add_row(item.code, item.description, ", ".join(str(i) for i in item.entity_ids))
+    for code, why in sorted(summary.not_plantable.items()):
+        planted.add_row(code, f"not planted: {why}", "")
+    console.print(planted)
+
+
+@contextmanager
+def progress_bar(label: str) -> Iterator[Callable[[int, int], None]]:
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=errors, transient=True) as progress:
+        task = progress.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        yield advance
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """Our own errors end the command with one line on stderr and exit status 1, not a traceback."""
+    try:
+        yield
+    except TiexinError as error:
+        errors.print(f"[red]error:[/red] {error.reason}", highlight=False)
+        sys.exit(1)
