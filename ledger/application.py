@@ -21,13 +21,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import (
-    IntegrityError,
-    InterfaceError,
-    JSONTranscoder,
-    OperationalError,
-    ProgrammingError,
-)
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, PersistenceError
 from eventsourcing.utils import Environment
 
 from ledger.budgets import Budget, budget_id, check_line
@@ -68,18 +62,38 @@ class Written:
 
 
 def command(method: Callable[P, R]) -> Callable[P, R]:
-    """Translate the library's storage errors into tiexin's, for every command."""
+    """Translate the library's and the drivers' storage errors into tiexin's, for every command."""
 
     @functools.wraps(method)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
+        with store_errors_translated("the event store"):
             return method(*args, **kwargs)
-        except IntegrityError:
-            raise ConflictError("another command changed the same record first; nothing was written") from None
-        except (OperationalError, InterfaceError, ProgrammingError) as error:
-            raise StoreUnavailable(f"the event store is unavailable: {type(error).__name__}") from None
 
     return wrapper
+
+
+@contextmanager
+def store_errors_translated(store: str) -> Iterator[None]:
+    """A version clash becomes ConflictError; any other storage failure StoreUnavailable (one line)."""
+    try:
+        yield
+    except IntegrityError:
+        raise ConflictError("another command changed the same record first; nothing was written") from None
+    except PersistenceError as error:
+        raise StoreUnavailable(f"{store} is unavailable: {first_line(error)}") from None
+    except Exception as error:
+        if type(error).__module__.split(".")[0] in DRIVER_MODULES:
+            raise StoreUnavailable(f"{store} is unavailable: {first_line(error)}") from None
+        raise
+
+
+DRIVER_MODULES = ("psycopg", "psycopg_pool", "sqlite3")
+"""The database drivers, whose errors sometimes escape the library unwrapped."""
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
 
 
 def utc_now() -> datetime:

@@ -163,7 +163,8 @@ def explain(score: Score) -> list[str]:
         evaluation,
         f"training {p['weight_training']} × min(1, {i.training_hours}/{p['training_hours_per_year']}){scale}"
         f" = {score.training}",
-        f"penalty {p['penalty_per_bad_visit']} × {i.bad_visits} disputed or voided visit(s) = −{score.penalty}",
+        f"penalty {p['penalty_per_bad_visit']} × {i.bad_visits} disputed or voided visit(s) = {score.penalty}"
+        ", subtracted",
         f"total {score.total} (exact sum rounded once, clamped to 0..100) → {score.grade} {score.grade_zh}"
         f" (policy version {score.policy_version})",
     ]

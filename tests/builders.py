@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
@@ -58,7 +58,7 @@ def visit_at(ledger: Ledger, pair: Pair, start: datetime, *, minutes: int = 45, 
 
 def claim_of_february(ledger: Ledger, pair: Pair, visits: int = 2) -> UUID:
     """A submitted claim for `visits` confirmed home visits in February 2026."""
-    first = datetime(2026, 2, 3, 1, 0, tzinfo=timezone.utc)
+    first = datetime(2026, 2, 3, 1, 0, tzinfo=UTC)
     ids = [visit_at(ledger, pair, first + timedelta(days=3 * i)) for i in range(visits)]
     return ledger.submit_claim(
         volunteer_id=pair.volunteer_id, month="2026-02", visit_ids=ids, by=as_volunteer(pair.volunteer_id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -18,7 +18,7 @@ import pytest
 from ledger.application import Ledger
 from ledger.bootstrap import ensure_home_county, open_ledger
 
-START = datetime(2026, 3, 1, 1, 0, tzinfo=timezone.utc)
+START = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
 
 
 class Clock:

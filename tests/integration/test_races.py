@@ -60,7 +60,9 @@ def test_two_approvals_racing_for_the_last_budget_never_overdraw_it(
     setup = open_store(store_url)
     claims = [claim_of_february(setup, make_pair(setup, n)) for n in (1, 2)]
     # Each claim is 2000 transport + 3000 communication; the communication line affords one.
-    setup.appropriate_budget(county=LIANSHUI, year=2026, lines={"transport": 10_000, "communication": 4_000}, by=FINANCE_A)
+    setup.appropriate_budget(
+        county=LIANSHUI, year=2026, lines={"transport": 10_000, "communication": 4_000}, by=FINANCE_A
+    )
     before = event_count(setup)
 
     barrier = threading.Barrier(2)
@@ -98,7 +100,9 @@ def test_many_approvals_in_parallel_commit_exactly_what_the_budget_allows(
     setup = open_store(store_url)
     claims = [claim_of_february(setup, make_pair(setup, n), visits=1) for n in range(1, 9)]
     # 8 claims of 1000 transport + 3000 communication; communication affords 5 of them.
-    setup.appropriate_budget(county=LIANSHUI, year=2026, lines={"transport": 100_000, "communication": 15_000}, by=FINANCE_A)
+    setup.appropriate_budget(
+        county=LIANSHUI, year=2026, lines={"transport": 100_000, "communication": 15_000}, by=FINANCE_A
+    )
     workers = [open_ledger(store_url, clock=clock) for _ in range(4)]
 
     def approve_all(worker: Ledger, mine: list[Any]) -> None:

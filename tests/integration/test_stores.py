@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 
 from ledger.application import Ledger
+from ledger.bootstrap import open_ledger
 from ledger.budgets import Budget, budget_id
 from ledger.claims import PAID, Claim
 from ledger.common import Provenance
 from ledger.counties import LIANSHUI
 from ledger.errors import ConfigurationError, InvalidInput, RuleViolation, StoreUnavailable
 from ledger.visits import Visit
-from ledger.bootstrap import open_ledger
 from tests.builders import COORDINATOR, FINANCE_A, FINANCE_B, claim_of_february, event_count, make_pair
 
 
@@ -45,9 +45,7 @@ def test_a_claim_paid_on_one_ledger_reads_back_identically_on_a_fresh_one(
     assert visit.started_at.tzinfo is not None
 
 
-def test_every_stored_event_names_who_recorded_it_and_when(
-    store_url: str, open_store: Callable[[str], Ledger]
-) -> None:
+def test_every_stored_event_names_who_recorded_it_and_when(store_url: str, open_store: Callable[[str], Ledger]) -> None:
     ledger = open_store(store_url)
     by = Provenance("coordinator-7", "coordinator", idempotency_key="key-1", correlation_id="corr-1")
     elder = ledger.register_elder(
@@ -72,7 +70,7 @@ def test_a_refused_command_writes_nothing(store_url: str, open_store: Callable[[
     with pytest.raises(InvalidInput):
         ledger.record_visit(
             pairing_id=pair.pairing_id, by=COORDINATOR, kind="medical", services=["chat"], readings={},
-            started_at=datetime(2026, 2, 1, 3, tzinfo=timezone.utc), ended_at=datetime(2026, 2, 1, 2, tzinfo=timezone.utc),
+            started_at=datetime(2026, 2, 1, 3, tzinfo=UTC), ended_at=datetime(2026, 2, 1, 2, tzinfo=UTC),
             township="高沟镇", distance_band="at_home",
         )  # fmt: skip
     assert event_count(ledger) == before
