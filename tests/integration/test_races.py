@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from ledger.application import Ledger
+from ledger.application import Ledger, Written
 from ledger.bootstrap import open_ledger
 from ledger.budgets import Budget, budget_id
-from ledger.claims import APPROVED, SUBMITTED, Claim
+from ledger.claims import APPROVED, SUBMITTED, Claim, ClaimedVisit, claimed_visit_id
 from ledger.counties import LIANSHUI
 from ledger.errors import ConflictError, RuleViolation
-from tests.builders import FINANCE_A, FINANCE_B, claim_of_february, event_count, make_pair
+from tests.builders import FINANCE_A, FINANCE_B, as_volunteer, claim_of_february, event_count, make_pair, visit_at
 from tests.conftest import Clock
 
 
@@ -133,3 +134,33 @@ def status_of(ledger: Ledger, claim_id: Any) -> str:
     claim = ledger.repository.get(claim_id)
     assert isinstance(claim, Claim)
     return claim.status
+
+
+def test_two_claims_racing_for_one_visit_collide_in_the_store(
+    store_url: str, open_store: Callable[[str], Ledger], clock: Clock
+) -> None:
+    setup = open_store(store_url)
+    pair = make_pair(setup, 1)
+    visit = visit_at(setup, pair, datetime(2026, 2, 9, 1, 0, tzinfo=UTC))
+    before = event_count(setup)
+
+    barrier = threading.Barrier(2)
+    racers = [open_racing(store_url, clock, barrier) for _ in range(2)]
+    outcomes = run_in_threads(
+        *[
+            lambda r=r: r.submit_claim(
+                volunteer_id=pair.volunteer_id, month="2026-02", visit_ids=[visit], by=as_volunteer(pair.volunteer_id)
+            )
+            for r in racers
+        ]
+    )
+    for racer in racers:
+        racer.close()
+
+    assert sorted(type(o).__name__ for o in outcomes) == ["ConflictError", "Written"], outcomes
+    fresh = open_store(store_url)
+    guard = fresh.repository.get(claimed_visit_id(visit))
+    winner = next(o for o in outcomes if isinstance(o, Written))
+    assert isinstance(guard, ClaimedVisit) and guard.claim_id == winner.id
+    # One claim's events only: Submitted, allowance Opened + Drawn, ClaimedVisit Claimed.
+    assert event_count(fresh) == before + 4
