@@ -9,20 +9,13 @@ and an id factory), so the demo and the tests can replay a year deterministicall
 
 from __future__ import annotations
 
-import functools
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, ParamSpec, TypeVar
-from uuid import UUID, uuid4
+from typing import Any
+from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, PersistenceError
-from eventsourcing.utils import Environment
+from eventsourcing.persistence import IntegrityError
 
 from ledger.budgets import Budget, budget_id, check_line
 from ledger.claims import (
@@ -35,161 +28,23 @@ from ledger.claims import (
     allowance_id,
     claimed_visit_id,
 )
-from ledger.common import SYSTEM, Provenance, county_date, first_day, month_of, parse_month, require_aware
+from ledger.common import SYSTEM, Provenance, county_date, first_day, parse_month
 from ledger.counties import County, county_id
 from ledger.elders import Elder
-from ledger.errors import ConflictError, InvalidInput, NotFound, RuleViolation, StoreUnavailable
+from ledger.errors import InvalidInput, RuleViolation
 from ledger.evaluations import Evaluation, EvaluationSlot, check_period, slot_id
 from ledger.pairings import Caseload, Pairing, caseload_id
 from ledger.policies import DEFAULT_EFFECTIVE_FROM, DEFAULT_PARAMETERS, KINDS, SCORING, SUBSIDY, Policy, policy_id
+from ledger.store import LedgerBase, Written, command, store_errors_translated, utc_now
 from ledger.subsidy import ClaimableVisit, price_claim
-from ledger.transcodings import DateAsISO, ProvenanceAsDict
 from ledger.visits import CONFIRMED, Visit
 from ledger.volunteers import Volunteer
 
-P = ParamSpec("P")
-R = TypeVar("R")
-A = TypeVar("A", bound=Aggregate)
 
+class Ledger(LedgerBase):
+    """The write side of tiexin: one method per write of the HTTP contract."""
 
-@dataclass(frozen=True)
-class Written:
-    """What a write answers: the aggregate, its new version and the log position."""
-
-    id: UUID
-    version: int
-    position: int | None
-
-
-def command(method: Callable[P, R]) -> Callable[P, R]:
-    """Translate the library's and the drivers' storage errors into tiexin's, for every command."""
-
-    @functools.wraps(method)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        with store_errors_translated("the event store"):
-            return method(*args, **kwargs)
-
-    return wrapper
-
-
-@contextmanager
-def store_errors_translated(store: str) -> Iterator[None]:
-    """A version clash becomes ConflictError; any other storage failure StoreUnavailable (one line)."""
-    try:
-        yield
-    except IntegrityError:
-        raise ConflictError("another command changed the same record first; nothing was written") from None
-    except PersistenceError as error:
-        raise StoreUnavailable(f"{store} is unavailable: {first_line(error)}") from None
-    except Exception as error:
-        if type(error).__module__.split(".")[0] in DRIVER_MODULES:
-            raise StoreUnavailable(f"{store} is unavailable: {first_line(error)}") from None
-        raise
-
-
-DRIVER_MODULES = ("psycopg", "psycopg_pool", "sqlite3")
-"""The database drivers, whose errors sometimes escape the library unwrapped."""
-
-
-def first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class Ledger(Application[UUID]):
-    """The write side of tiexin."""
-
-    name = "tiexin"
     snapshotting_intervals = {Budget: 100}  # noqa: RUF012 (the library's class setting)
-
-    def __init__(
-        self,
-        env: dict[str, str] | None = None,
-        *,
-        clock: Callable[[], datetime] = utc_now,
-        new_id: Callable[[], UUID] = uuid4,
-    ) -> None:
-        self.clock = clock
-        self.new_id = new_id
-        self._batch = threading.local()
-        super().__init__(env or {})
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        """A subclass (a test's instrumented ledger) must still read and write tiexin's tables."""
-        if "name" not in cls.__dict__:
-            cls.name = Ledger.name
-
-    def construct_env(self, name: str, env: Any = None) -> Environment:
-        """Only the settings given: the composition root decides, not stray variables."""
-        return Environment(name, {"IS_SNAPSHOTTING_ENABLED": "y", **(env or {})})
-
-    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
-        super().register_transcodings(transcoder)
-        transcoder.register(DateAsISO())
-        transcoder.register(ProvenanceAsDict())
-
-    # Unit of work -----------------------------------------------------------------------
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Run many commands as one transaction (the demo's bulk loads).
-
-        Commands inside see each other's changes; all are saved in one ``save`` at the end.
-        If any command is refused, nothing of the batch is saved.
-        """
-        self._batch.loaded = {}
-        self._batch.dirty = {}
-        try:
-            yield
-            self._save_now(*self._batch.dirty.values())
-        finally:
-            del self._batch.loaded, self._batch.dirty
-
-    def _in_batch(self) -> bool:
-        return hasattr(self._batch, "loaded")
-
-    def _get(self, cls: type[A], ident: UUID, kind: str) -> A:
-        found = self._find(cls, ident)
-        if found is None:
-            raise NotFound(kind, ident)
-        return found
-
-    def _find(self, cls: type[A], ident: UUID) -> A | None:
-        if self._in_batch() and ident in self._batch.loaded:
-            cached: A = self._batch.loaded[ident]
-            return cached
-        if not isinstance(ident, UUID):
-            raise InvalidInput("id", f"{ident!r} is not an id")
-        try:
-            aggregate: Aggregate = self.repository.get(ident)
-        except AggregateNotFoundError:
-            return None
-        if not isinstance(aggregate, cls):
-            return None
-        if self._in_batch():
-            self._batch.loaded[ident] = aggregate
-        return aggregate
-
-    def _save(self, main: Aggregate, *others: Aggregate | None) -> Written:
-        changed = [a for a in (main, *others) if a is not None]
-        if self._in_batch():
-            for aggregate in changed:
-                self._batch.loaded[aggregate.id] = aggregate
-                self._batch.dirty[aggregate.id] = aggregate
-            return Written(main.id, main.version, None)
-        recordings = self._save_now(*changed)
-        positions = [r.notification.id for r in recordings if r.domain_event.originator_id == main.id]
-        return Written(main.id, main.version, max(positions, default=None))
-
-    def _save_now(self, *aggregates: Aggregate) -> list[Any]:
-        return self.save(*aggregates)
-
-    def _now(self) -> datetime:
-        return require_aware("clock", self.clock())
 
     # Setting up ---------------------------------------------------------------------------
 
@@ -550,4 +405,4 @@ def check_visit_ids(visit_ids: list[UUID]) -> list[UUID]:
     return visit_ids
 
 
-__all__ = ["Ledger", "Written", "command", "month_of"]
+__all__ = ["Ledger", "Written", "store_errors_translated", "utc_now"]

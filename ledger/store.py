@@ -1,0 +1,170 @@
+"""The ledger's plumbing: the store settings it accepts, the unit of work, error translation.
+
+:class:`LedgerBase` is everything an application of ours needs from the library and nothing of
+the domain: it reads only the settings it is given, registers our value types, loads
+aggregates (through an identity map inside a batch), saves atomically, and turns the library's
+and the drivers' errors into :mod:`ledger.errors`. The commands live in :mod:`ledger.application`.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+from uuid import UUID, uuid4
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, PersistenceError
+from eventsourcing.utils import Environment
+
+from ledger.common import require_aware
+from ledger.errors import ConflictError, InvalidInput, NotFound, StoreUnavailable
+from ledger.transcodings import DateAsISO, ProvenanceAsDict
+
+P = ParamSpec("P")
+R = TypeVar("R")
+A = TypeVar("A", bound=Aggregate)
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a write answers: the aggregate, its new version and the log position."""
+
+    id: UUID
+    version: int
+    position: int | None
+
+
+def command(method: Callable[P, R]) -> Callable[P, R]:
+    """Translate the library's and the drivers' storage errors into tiexin's, for every command."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with store_errors_translated("the event store"):
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
+@contextmanager
+def store_errors_translated(store: str) -> Iterator[None]:
+    """A version clash becomes ConflictError; any other storage failure StoreUnavailable (one line)."""
+    try:
+        yield
+    except IntegrityError:
+        raise ConflictError("another command changed the same record first; nothing was written") from None
+    except PersistenceError as error:
+        raise StoreUnavailable(f"{store} is unavailable: {first_line(error)}") from None
+    except Exception as error:
+        if type(error).__module__.split(".")[0] in DRIVER_MODULES:
+            raise StoreUnavailable(f"{store} is unavailable: {first_line(error)}") from None
+        raise
+
+
+DRIVER_MODULES = ("psycopg", "psycopg_pool", "sqlite3")
+"""The database drivers, whose errors sometimes escape the library unwrapped."""
+
+
+def first_line(error: BaseException) -> str:
+    text = str(error).strip() or type(error).__name__
+    return text.splitlines()[0]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class LedgerBase(Application[UUID]):
+    """An eventsourcing application with tiexin's settings, value types and unit of work."""
+
+    name = "tiexin"
+
+    def __init__(
+        self,
+        env: dict[str, str] | None = None,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], UUID] = uuid4,
+    ) -> None:
+        self.clock = clock
+        self.new_id = new_id
+        self._batch = threading.local()
+        super().__init__(env or {})
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass (a test's instrumented ledger) must still read and write tiexin's tables."""
+        if "name" not in cls.__dict__:
+            cls.name = LedgerBase.name
+
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        """Only the settings given: the composition root decides, not stray variables."""
+        return Environment(name, {"IS_SNAPSHOTTING_ENABLED": "y", **(env or {})})
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+        transcoder.register(ProvenanceAsDict())
+
+    # Unit of work -----------------------------------------------------------------------
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run many commands as one transaction (the demo's bulk loads).
+
+        Commands inside see each other's changes; all are saved in one ``save`` at the end.
+        If any command is refused, nothing of the batch is saved.
+        """
+        self._batch.loaded = {}
+        self._batch.dirty = {}
+        try:
+            yield
+            self._save_now(*self._batch.dirty.values())
+        finally:
+            del self._batch.loaded, self._batch.dirty
+
+    def _in_batch(self) -> bool:
+        return hasattr(self._batch, "loaded")
+
+    def _get(self, cls: type[A], ident: UUID, kind: str) -> A:
+        found = self._find(cls, ident)
+        if found is None:
+            raise NotFound(kind, ident)
+        return found
+
+    def _find(self, cls: type[A], ident: UUID) -> A | None:
+        if self._in_batch() and ident in self._batch.loaded:
+            cached: A = self._batch.loaded[ident]
+            return cached
+        if not isinstance(ident, UUID):
+            raise InvalidInput("id", f"{ident!r} is not an id")
+        try:
+            aggregate: Aggregate = self.repository.get(ident)
+        except AggregateNotFoundError:
+            return None
+        if not isinstance(aggregate, cls):
+            return None
+        if self._in_batch():
+            self._batch.loaded[ident] = aggregate
+        return aggregate
+
+    def _save(self, main: Aggregate, *others: Aggregate | None) -> Written:
+        changed = [a for a in (main, *others) if a is not None]
+        if self._in_batch():
+            for aggregate in changed:
+                self._batch.loaded[aggregate.id] = aggregate
+                self._batch.dirty[aggregate.id] = aggregate
+            return Written(main.id, main.version, None)
+        recordings = self._save_now(*changed)
+        positions = [r.notification.id for r in recordings if r.domain_event.originator_id == main.id]
+        return Written(main.id, main.version, max(positions, default=None))
+
+    def _save_now(self, *aggregates: Aggregate) -> list[Any]:
+        return self.save(*aggregates)
+
+    def _now(self) -> datetime:
+        return require_aware("clock", self.clock())
