@@ -116,16 +116,18 @@ class LedgerBase(Application[UUID]):
     def batch(self) -> Iterator[None]:
         """Run many commands as one transaction (the demo's bulk loads).
 
-        Commands inside see each other's changes; all are saved in one ``save`` at the end.
-        If any command is refused, nothing of the batch is saved.
+        Commands inside see each other's changes; all are saved in one ``save`` at the end, in
+        the order the commands made them. If any command is refused, nothing of the batch is saved.
         """
         self._batch.loaded = {}
-        self._batch.dirty = {}
+        self._batch.touched = {}
+        self._batch.events = []
         try:
             yield
-            self._save_now(*self._batch.dirty.values())
+            # The events keep the commands' order; the aggregates let the library snapshot.
+            self._save_now(*self._batch.events, *self._batch.touched.values())
         finally:
-            del self._batch.loaded, self._batch.dirty
+            del self._batch.loaded, self._batch.touched, self._batch.events
 
     def _in_batch(self) -> bool:
         return hasattr(self._batch, "loaded")
@@ -156,15 +158,16 @@ class LedgerBase(Application[UUID]):
         changed = [a for a in (main, *others) if a is not None]
         if self._in_batch():
             for aggregate in changed:
+                self._batch.events.extend(aggregate.collect_events())
                 self._batch.loaded[aggregate.id] = aggregate
-                self._batch.dirty[aggregate.id] = aggregate
+                self._batch.touched[aggregate.id] = aggregate
             return Written(main.id, main.version, None)
         recordings = self._save_now(*changed)
         positions = [r.notification.id for r in recordings if r.domain_event.originator_id == main.id]
         return Written(main.id, main.version, max(positions, default=None))
 
-    def _save_now(self, *aggregates: Aggregate) -> list[Any]:
-        return self.save(*aggregates)
+    def _save_now(self, *aggregates_or_events: Any) -> list[Any]:
+        return self.save(*aggregates_or_events)
 
     def _now(self) -> datetime:
         return require_aware("clock", self.clock())
