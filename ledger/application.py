@@ -22,6 +22,7 @@ from ledger.claims import (
     APPROVED,
     MAX_ITEMS,
     PAID,
+    SUBMITTED,
     Claim,
     ClaimedVisit,
     MonthlyAllowance,
@@ -216,11 +217,15 @@ class Ledger(LedgerBase):
         visit.give_feedback(rating=rating, comment=comment, now=self._now(), meta=by)
         return self._save(visit)
 
-    def _in_approved_claim(self, visit_id: UUID) -> bool:
+    def _holding_claim_status(self, visit_id: UUID) -> str | None:
+        """The status of the live claim holding a visit, if any."""
         guard = self._find(ClaimedVisit, claimed_visit_id(visit_id))
         if guard is None or guard.claim_id is None:
-            return False
-        return self._get(Claim, guard.claim_id, "claim").status in (APPROVED, PAID)
+            return None
+        return self._get(Claim, guard.claim_id, "claim").status
+
+    def _in_approved_claim(self, visit_id: UUID) -> bool:
+        return self._holding_claim_status(visit_id) in (APPROVED, PAID)
 
     @command
     def unlock_visit(self, visit_id: UUID, *, reason: str, by: Provenance) -> Written:
@@ -234,9 +239,11 @@ class Ledger(LedgerBase):
         visit = self._visit(visit_id)
         pairing = self._get(Pairing, visit.pairing_id, "pairing")
         elder = self._get(Elder, visit.elder_id, "elder")
+        claim_status = self._holding_claim_status(visit.id)
         visit.amend(
             self._county(elder.county), pairing, elder, changes=changes, reason_code=reason_code,
-            in_approved_claim=self._in_approved_claim(visit.id), now=self._now(), meta=by,
+            in_approved_claim=claim_status in (APPROVED, PAID), in_pending_claim=claim_status == SUBMITTED,
+            now=self._now(), meta=by,
         )  # fmt: skip
         return self._save(visit)
 
@@ -349,8 +356,10 @@ class Ledger(LedgerBase):
         year, _ = parse_month("month", claim.month)
         budget = self._get(Budget, budget_id(claim.county, year), f"{year} budget of {claim.county}")
         now = self._now()
-        claim.check_status("approve", "submitted")
+        claim.check_status("approve", SUBMITTED)
         claim.check_not_submitter(by, "approve")
+        for visit_id in claim.visit_ids:  # still true since submission? (a visit may have been disputed)
+            self._claimable_visit(visit_id, claim.volunteer_id, claim.month)
         budget.commit(claim.id, claim.amounts_by_line, now=now, meta=by)
         claim.approve(now=now, meta=by)
         return self._save(claim, budget)

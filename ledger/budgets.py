@@ -95,7 +95,7 @@ class Budget(Aggregate):
 
     def release(self, claim_id: UUID, *, now: datetime, meta: Provenance) -> None:
         """Give back what a reversed claim had committed."""
-        for line, amount in self.commitments.get(str(claim_id), {}).items():
+        for line, amount in list(self.commitments.get(str(claim_id), {}).items()):
             self._released(claim_id=claim_id, line=line, amount=amount, timestamp=now, meta=meta)
 
     @event("Released", topic="tiexin.budget.Released")

@@ -43,6 +43,8 @@ class County(Aggregate):
     def establish(cls, code: str, name: str, townships: list[str], *, now: datetime, meta: Provenance) -> County:
         code = require_text("code", code, max_length=40)
         name = require_text("name", name)
+        if not isinstance(townships, list | tuple):
+            raise InvalidInput("townships", "must be a list of township names")
         names = [require_text("townships", t, max_length=40) for t in townships]
         if not names:
             raise InvalidInput("townships", "a county needs at least one township")

@@ -93,6 +93,10 @@ class Policy(Aggregate):
         now: datetime,
         meta: Provenance,
     ) -> None:
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise InvalidInput("version", "must be a whole number")
+        if not isinstance(effective_from, date) or isinstance(effective_from, datetime):
+            raise InvalidInput("effective_from", "must be a calendar date")
         expected = len(self.versions) + 1
         if version != expected:
             raise RuleViolation(

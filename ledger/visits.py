@@ -51,6 +51,8 @@ AMENDABLE = (
     "kind", "services", "readings", "started_at", "ended_at", "township", "distance_band",
     "travel_km", "gift_bag", "notes",
 )  # fmt: skip
+PRICED = ("kind", "township")
+"""The fields that decide a visit's subsidy rate (its month, from started_at, decides the claim)."""
 MAX_DURATION = timedelta(hours=12)
 LOCK_AFTER_MONTH_END = timedelta(days=30)
 READING_BOUNDS: dict[str, tuple[Decimal, Decimal]] = {
@@ -195,8 +197,7 @@ class Visit(Aggregate):
     # Corrections: lock, unlock, amend, void ---------------------------------------------
 
     def is_locked(self, now: datetime, *, in_approved_claim: bool) -> bool:
-        month_closed = county_date(now) > last_day(self.month) + LOCK_AFTER_MONTH_END
-        return in_approved_claim or month_closed
+        return in_approved_claim or month_closed(self.month, now)
 
     def check_correctable(self, now: datetime, *, in_approved_claim: bool) -> None:
         self.check_not_voided("correct")
@@ -230,6 +231,7 @@ class Visit(Aggregate):
         changes: dict[str, Any],
         reason_code: str,
         in_approved_claim: bool,
+        in_pending_claim: bool,
         now: datetime,
         meta: Provenance,
     ) -> None:
@@ -242,6 +244,7 @@ class Visit(Aggregate):
             raise InvalidInput("changes", f"cannot amend {', '.join(unknown)}")
         merged = normalise_details(county, {**self.details(), **changes})
         check_time_and_parties(merged, pairing, elder, now)
+        self.check_amendment_keeps_claims_true(merged, in_pending_claim=in_pending_claim, now=now)
         actual = {k: merged[k] for k in changes if merged[k] != getattr(self, k)}
         if not actual:
             raise InvalidInput("changes", "the amendment changes nothing")
@@ -252,6 +255,22 @@ class Visit(Aggregate):
         for name, value in changes.items():
             setattr(self, name, value)
         self.unlocked = False
+
+    def check_amendment_keeps_claims_true(
+        self, merged: dict[str, Any], *, in_pending_claim: bool, now: datetime
+    ) -> None:
+        """An amendment may not move a visit into a closed month, nor reprice a claim awaiting approval."""
+        new_month = month_of(county_date(merged["started_at"]))
+        if new_month != self.month and month_closed(new_month, now) and not self.unlocked:
+            raise RuleViolation("visit.locked", f"{new_month} is closed; a coordinator must unlock the visit first")
+        priced = [name for name in PRICED if merged[name] != getattr(self, name)]
+        moved = new_month != self.month
+        if in_pending_claim and (priced or moved):
+            raise RuleViolation(
+                "visit.in_pending_claim",
+                f"visit {self.id} is in a claim awaiting approval; reject that claim before changing "
+                f"{', '.join(priced + (['month'] if moved else []))}",
+            )
 
     def void(self, *, reason_code: str, in_approved_claim: bool, now: datetime, meta: Provenance) -> None:
         self.check_correctable(now, in_approved_claim=in_approved_claim)
@@ -270,6 +289,11 @@ class Visit(Aggregate):
         return {name: getattr(self, name) for name in AMENDABLE}
 
 
+def month_closed(month: str, now: datetime) -> bool:
+    """A month closes for corrections 30 days after its last day (county time)."""
+    return county_date(now) > last_day(month) + LOCK_AFTER_MONTH_END
+
+
 def normalise_details(county: County, details: dict[str, Any]) -> dict[str, Any]:
     """Check the shape of every EVV field and return them in their stored form."""
     kind = require_choice("kind", details.get("kind"), KINDS)
@@ -282,7 +306,7 @@ def normalise_details(county: County, details: dict[str, Any]) -> dict[str, Any]
         "readings": check_readings(kind, details.get("readings") or {}),
         "started_at": require_aware("started_at", details.get("started_at")),  # type: ignore[arg-type]
         "ended_at": require_aware("ended_at", details.get("ended_at")),  # type: ignore[arg-type]
-        "township": county.check_township(str(details.get("township")), "township"),
+        "township": county.check_township(require_text("township", details.get("township"), max_length=40)),
         "distance_band": band,
         "travel_km": check_travel_km(details.get("travel_km", Decimal(0))),
         "gift_bag": check_flag("gift_bag", details.get("gift_bag", False)),

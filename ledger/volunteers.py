@@ -80,7 +80,7 @@ class Volunteer(Aggregate):
         if not isinstance(hours, Decimal | int) or isinstance(hours, bool):
             raise InvalidInput("hours", "must be a number of hours")
         hours = Decimal(hours)
-        if not Decimal(0) < hours <= MAX_COURSE_HOURS:
+        if not hours.is_finite() or not Decimal(0) < hours <= MAX_COURSE_HOURS:
             raise InvalidInput("hours", f"must be more than 0 and at most {MAX_COURSE_HOURS}")
         if not isinstance(on, date) or isinstance(on, datetime) or on > county_date(now):
             raise InvalidInput("date", "must be a calendar date not in the future")
