@@ -709,3 +709,23 @@ def test_amendment_of_an_unlocked_visit_still_rechecks_invariants(
     with refused(ledger, RuleViolation, rule="county.unknown_township"):
         ledger.amend_visit(visit, changes={"township": "火星镇"}, reason_code="wrong_place", by=COORDINATOR)
     ledger.amend_visit(visit, changes={"township": OTHER_TOWNSHIP}, reason_code="wrong_place", by=COORDINATOR)
+
+
+def test_amendment_cannot_move_a_visit_into_a_closed_month(ledger: Ledger, make: Make, pair: Pair, clock: Any) -> None:
+    visit = make.visit(pair.pairing)
+    clock.now = datetime(2026, 3, 5, 1, 0, tzinfo=UTC)  # January closed on 2 March; February is open
+    start = datetime(2026, 1, 20, 2, 0, tzinfo=UTC)
+    with refused(ledger, RuleViolation, rule="visit.locked"):
+        ledger.amend_visit(
+            visit, changes={"started_at": start, "ended_at": start + timedelta(minutes=45)}, reason_code="wrong_time",
+            by=COORDINATOR,
+        )  # fmt: skip
+
+
+def test_amendment_cannot_reprice_a_claim_awaiting_approval(ledger: Ledger, make: Make, pair: Pair) -> None:
+    visit = make.confirmed_visit(pair.pairing)
+    make.claim(pair.volunteer, [visit])
+    with refused(ledger, RuleViolation, rule="visit.in_pending_claim"):
+        ledger.amend_visit(visit, changes={"township": OTHER_TOWNSHIP}, reason_code="wrong_place", by=COORDINATOR)
+    ledger.amend_visit(visit, changes={"notes": "补记血压"}, reason_code="late_detail", by=COORDINATOR)
+    assert ledger.repository.get(visit).notes == "补记血压"
