@@ -47,6 +47,10 @@ class Ledger(LedgerBase):
 
     snapshotting_intervals = {Budget: 100}  # noqa: RUF012 (the library's class setting)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._counties: dict[str, County] = {}
+
     # Setting up ---------------------------------------------------------------------------
 
     @command
@@ -85,7 +89,11 @@ class Ledger(LedgerBase):
         return self._save(policy)
 
     def _county(self, code: str) -> County:
-        return self._get(County, county_id(code), "county")
+        """A county never changes once established, so each process loads it once."""
+        county = self._counties.get(code)
+        if county is None:
+            county = self._counties[code] = self._get(County, county_id(code), "county")
+        return county
 
     # Elders -------------------------------------------------------------------------------
 
@@ -187,9 +195,9 @@ class Ledger(LedgerBase):
     @command
     def record_visit(self, *, pairing_id: UUID, by: Provenance, **details: Any) -> Written:
         """Record a visit; ``details`` are the EVV fields of :func:`ledger.visits.normalise_details`."""
-        pairing = self._get(Pairing, pairing_id, "pairing")
-        elder = self._get(Elder, pairing.elder_id, "elder")
-        volunteer = self._get(Volunteer, pairing.volunteer_id, "volunteer")
+        pairing = self._get(Pairing, pairing_id, "pairing", read_only=True)
+        elder = self._get(Elder, pairing.elder_id, "elder", read_only=True)
+        volunteer = self._get(Volunteer, pairing.volunteer_id, "volunteer", read_only=True)
         visit = Visit.record(
             self._county(elder.county), pairing, elder, volunteer, details,
             now=self._now(), meta=by, id=self.new_id(),

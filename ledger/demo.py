@@ -3,30 +3,30 @@
 ``run_demo(url, seed=1, scale=1)`` builds ``scale`` counties (the first is the report's 涟水县,
 the others ``county-002`` / 示范县002 … with the same townships) into an empty store and
 answers a :class:`DemoSummary`. Everything is drawn from the seed: the same seed writes the
-same events, with the same ids, on SQLite and on PostgreSQL. Time is a clock the demo moves
-(the wall clock is read only to measure how long the build took).
+same events, with the same ids, in the same order, on SQLite and on PostgreSQL. Time is a
+clock the demo moves; the wall clock is read only to measure how long the build took.
 
-The shape of one county's year (dates are the county's, Asia/Shanghai):
+One county's year (dates are the county's, Asia/Shanghai):
 
 - October 2024: the county is established, 429 elders registered, 60 volunteers recruited
   (see :mod:`ledger.demo_people`) and, at the launch ceremony on 26 October, every elder is
-  paired with a volunteer of the township's team; in December the 2025 budget is appropriated
-  (generously: no claim is ever refused for want of money).
+  paired with a volunteer of its township's team. In December the 2025 budget is appropriated,
+  generously: no claim is ever refused for want of money.
 - 2025: each elder gets one to three contacts a month (usually two, at least one at home) from
-  its volunteer, who never has two at once; each is recorded shortly after it ends, most are
-  confirmed within two days, some get feedback, a few are left unconfirmed or disputed (and so
-  never claimed). Volunteers take one to three training courses; evaluators score every
-  volunteer each quarter.
-- Early each month every volunteer claims the previous month's confirmed visits; a finance
-  officer approves, another pays. The last claims (December's) are paid in January 2026.
+  its volunteer, who never has two at once. Each is recorded minutes after it ends; 93% are
+  confirmed within two days, about a third of those get feedback, the rest are left
+  unconfirmed or (0.5%) disputed, and so are never claimed. Volunteers take one to three
+  training courses; two or three evaluators score every volunteer each quarter.
+- Early each month every volunteer claims the previous month's confirmed visits; one finance
+  officer approves, another pays. December's claims are paid in January 2026.
 
-Normal data breaks none of the audit's anomaly rules (A01–A10). The first county only gets a
-fixed set of planted irregularities, one or two per code the write side lets through (A01, A03,
-A04, A05, A06, A08, A10), listed with their ids in ``DemoSummary.irregularities``; the other
-counties are clean. A02, A07 and A09 cannot be written at all: the demo tries each once at the
-end, and ``DemoSummary.not_plantable`` gives the refusal (nothing is written on refusal).
+Normal data breaks none of the audit's anomaly rules (A01–A10). The first county alone gets a
+fixed set of planted irregularities (see :data:`PLANTS`), one per code the write side lets
+through and two for A06, listed with their ids in ``DemoSummary.irregularities``; the other
+counties are clean. A02, A07 and A09 cannot be written: the demo tries each once at the end
+and ``DemoSummary.not_plantable`` gives the refusal (a refused command writes nothing).
 
-Each county-day runs as one ``Ledger.batch()`` (one transaction): the demo plans a month of
+Each county-month runs as one ``Ledger.batch()`` (one transaction): the demo plans a month's
 visits and claims in memory when the month begins and keeps only the actions still to run.
 """
 
@@ -61,40 +61,16 @@ LAST_DAY = date(2026, 1, 31)
 BUDGET_LINES = {TRANSPORT: 18_000_000, COMMUNICATION: 2_700_000}
 """Fen: ¥180,000 and ¥27,000, above the most the policy lets 60 volunteers claim in a year."""
 PAGE = 5000
-BATCH_DAYS = 31
-
 DURATIONS = {MEDICAL: (30, 90), EMOTIONAL: (30, 120), DAILY_LIVING: (45, 180), PHONE_CALL: (15, 40)}
+"""Minutes: every normal contact lasts from a quarter of an hour to three hours."""
 FIRST_KINDS = (MEDICAL, MEDICAL, EMOTIONAL, DAILY_LIVING)
 LATER_KINDS = (PHONE_CALL, PHONE_CALL, MEDICAL, EMOTIONAL, DAILY_LIVING)
-SERVICE_CHOICES = {
-    EMOTIONAL: ("chat", "listening", "psychological_support", "reading_newspaper"),
-    DAILY_LIVING: ("cleaning", "reading_newspaper", "shopping", "chat"),
-    PHONE_CALL: ("chat", "listening", "health_advice", "psychological_support"),
-}
-HOME_CONFIRMATIONS = (
-    (("elder", "signature"),) * 5
-    + (("family", "signature"), ("family", "in_person"))
-    + (("coordinator", "phone_callback"),) * 2
-)
-PHONE_CONFIRMATIONS = (("elder", "phone_callback"), ("family", "phone_callback"), ("coordinator", "phone_callback"))
-RATINGS = (5,) * 30 + (4,) * 15 + (3,) * 4 + (2,)
-FEEDBACK = ("", "", "服务很细心", "像自己的孩子一样贴心", "量血压很耐心，谢谢", "希望以后多来看看")
-VISIT_NOTES = ("", "", "", "老人精神状态良好", "提醒按时服药", "血压偏高，建议复诊", "陪老人聊天，情绪稳定", "家属在场")
-COURSES = (
-    ("老年常见慢病居家管理", date(2025, 3, 15), Decimal(4)),
-    ("心肺复苏与急救技能", date(2025, 4, 19), Decimal(6)),
-    ("老年心理关怀与沟通技巧", date(2025, 6, 14), Decimal(3)),
-    ("安全用药与用药指导", date(2025, 8, 16), Decimal(2)),
-    ("居家防跌倒与康复护理", date(2025, 9, 20), Decimal(5)),
-    ("志愿服务记录规范", date(2025, 11, 15), Decimal("2.5")),
-)
-CRITERIA = ("attitude", "professional_skill", "timeliness", "record_keeping")
-EVALUATION_COMMENTS = ("", "服务态度好，老人满意", "记录规范及时", "专业能力强", "需加强电话回访")
+CONTACTS_A_MONTH = (1,) + (2,) * 20 + (3,) * 4
 PLANTS = {
     "2025-03": "A08", "2025-04": "A06-short", "2025-05": "A05", "2025-06": "A01",
     "2025-07": "A10", "2025-08": "A04", "2025-09": "A03", "2025-10": "A06-long",
 }  # fmt: skip
-"""The month each irregularity of the first county is planted in (visits of that month)."""
+"""The month whose visits (or claims) each irregularity of the first county is planted in."""
 NOT_PLANTABLE = {
     "A02": "a visit is claimed at most once: its claimed-visit guard has a deterministic id, so a "
     "second claim of it is refused (claim.visit_already_claimed)",
@@ -172,19 +148,19 @@ class VisitPlan:
     details: dict[str, Any]
     recorded: datetime
     confirm: tuple[datetime, str, str] | None = None
-    dispute: tuple[datetime, str, str] | None = None
     feedback: tuple[datetime, int, str] | None = None
+    dispute: tuple[datetime, str, str] | None = None
     planted: bool = False
     id: UUID | None = None
 
     @property
-    def start(self) -> datetime:
-        value: datetime = self.details["started_at"]
-        return value
-
-    @property
     def day(self) -> date:
-        return county_date(self.start)
+        return county_date(self.details["started_at"])
+
+    def plant(self) -> VisitPlan:
+        """Take the visit out of the normal course: never confirmed, never claimed."""
+        self.planted, self.confirm, self.feedback, self.dispute = True, None, None, None
+        return self
 
 
 @dataclass(eq=False)
@@ -214,34 +190,34 @@ class CountyBuild:
         self.rng = random.Random(f"{seed}/{self.code}/plan")
         self.ids = random.Random(seed) if index == 0 else random.Random(f"{seed}/{self.code}/ids")
         self.elders = people.make_elders(self.rng, self.townships, LAUNCH)
-        teams = people.team_sizes(self.elders, self.townships)
-        self.volunteers = people.make_volunteers(self.rng, self.name, self.townships, teams)
+        self.volunteers = people.make_volunteers(
+            self.rng, self.name, self.townships, people.team_sizes(self.elders, self.townships)
+        )
         self.serving = people.pair_up(self.rng, self.elders, self.volunteers)
         self.departed: set[int] = set()
         self.gifted: set[int] = set()
         self.elder_ids: list[UUID | None] = [None] * len(self.elders)
         self.volunteer_ids: list[UUID | None] = [None] * len(self.volunteers)
         self.pairing_ids: dict[tuple[int, int], UUID] = {}
+        self.claims: dict[tuple[int, str], ClaimPlan] = {}
         self.bucket: dict[date, list[Action]] = defaultdict(list)
         self.seq = count()
         self.planned: set[str] = set()
         self.irregularities: list[Irregularity] = []
-        self.claims: dict[tuple[int, str], ClaimPlan] = {}
         self.coordinators = [Provenance(f"{self.code}-coordinator-{n}", "coordinator") for n in (1, 2, 3)]
         self.evaluators = [Provenance(f"{self.code}-evaluator-{n}", "evaluator") for n in (1, 2, 3)]
         self.approvers = [Provenance(f"{self.code}-finance-approver-{n}", "finance") for n in (1, 2)]
         self.cashier = Provenance(f"{self.code}-finance-cashier", "finance")
+        self.budget_officer = Provenance(f"{self.code}-finance-budget", "finance")
         self.cast = self.choose_cast() if index == 0 else {}
         self.voided: VisitPlan | None = None
         self.schedule_setup()
-
-    # Scheduling ---------------------------------------------------------------------------
 
     def add(self, at: datetime, run: Callable[..., object], *args: Any) -> None:
         self.bucket[county_date(at)].append(Action(at, next(self.seq), partial(run, *args)))
 
     def run_days(self, ledger: Ledger, clock: DemoClock, days: list[date], tick: Callable[[], None]) -> None:
-        """Run the actions of some days as one batch (one transaction)."""
+        """Run the actions of some days, in the order of their moments, as one batch."""
         with ledger.batch():
             for day in days:
                 if day.year == YEAR and f"{day:%Y-%m}" not in self.planned:
@@ -260,7 +236,7 @@ class CountyBuild:
     def elders_of(self, volunteer: int) -> list[int]:
         return [e for e, v in enumerate(self.serving) if v == volunteer and e not in self.departed]
 
-    # Setting up: county, people, pairings, budget, training, evaluations ----------------
+    # Setting up: county, people, pairings, budget; training and evaluations -------------
 
     def schedule_setup(self) -> None:
         self.add(local(FIRST_DAY, 9), self.establish)
@@ -273,21 +249,19 @@ class CountyBuild:
             self.add(local(LAUNCH, 10) + timedelta(seconds=30 * i), self.pair, i, volunteer, LAUNCH)
         self.add(local(BUDGET_DAY, 10), self.appropriate)
         for i in range(len(self.volunteers)):
-            for course, on, hours in self.rng.sample(COURSES, self.rng.choice((1, 2, 2, 3))):
+            for course, on, hours in self.rng.sample(people.COURSES, self.rng.choice((1, 2, 2, 3))):
                 self.add(local(on, 17, i), self.train, i, course, hours, on)
         self.schedule_evaluations()
 
     def schedule_evaluations(self) -> None:
         quality = [self.rng.randint(78, 95) for _ in self.volunteers]
         for quarter, start in enumerate((date(2025, 4, 7), date(2025, 7, 7), date(2025, 10, 9), date(2026, 1, 7))):
-            period = f"{YEAR}-Q{quarter + 1}"
             for i in range(len(self.volunteers)):
-                many = 3 if self.rng.random() < 0.1 else 2
-                for k in range(many):
-                    evaluator = self.evaluators[(quarter + i + k) % 3]
-                    scores = {c: min(100, quality[i] + self.rng.randint(-6, 6)) for c in CRITERIA}
+                for k in range(3 if self.rng.random() < 0.1 else 2):
                     at = local(start + timedelta(days=self.rng.randint(0, 4)), 9, self.rng.randrange(480))
-                    self.add(at, self.evaluate, i, period, scores, evaluator, self.rng.choice(EVALUATION_COMMENTS))
+                    scores = people.evaluation_scores(self.rng, quality[i])
+                    by, comment = self.evaluators[(quarter + i + k) % 3], self.rng.choice(people.EVALUATION_COMMENTS)
+                    self.add(at, self.evaluate, i, f"{YEAR}-Q{quarter + 1}", scores, by, comment)
 
     def establish(self, ledger: Ledger) -> None:
         if self.code == LIANSHUI:
@@ -316,31 +290,25 @@ class CountyBuild:
         ).id  # fmt: skip
 
     def appropriate(self, ledger: Ledger) -> None:
-        by = Provenance(f"{self.code}-finance-budget", "finance")
-        ledger.appropriate_budget(county=self.code, year=YEAR, lines=dict(BUDGET_LINES), by=by)
+        ledger.appropriate_budget(county=self.code, year=YEAR, lines=dict(BUDGET_LINES), by=self.budget_officer)
 
     def train(self, i: int, course: str, hours: Decimal, on: date, ledger: Ledger) -> None:
         ledger.record_training(known(self.volunteer_ids[i]), course=course, hours=hours, on=on, by=self.coordinators[0])
 
-    def evaluate(
-        self, i: int, period: str, scores: dict[str, int], by: Provenance, comment: str, ledger: Ledger
-    ) -> None:
-        ledger.submit_evaluation(
-            volunteer_id=known(self.volunteer_ids[i]), period=period, criteria=scores, comment=comment, by=by
-        )
+    def evaluate(self, i: int, period: str, scores: dict[str, int], by: Provenance, text: str, ledger: Ledger) -> None:
+        volunteer_id = known(self.volunteer_ids[i])
+        ledger.submit_evaluation(volunteer_id=volunteer_id, period=period, criteria=scores, comment=text, by=by)
 
     # A month of visits and its claims -----------------------------------------------------
 
     def plan_month(self, month: str) -> None:
         self.planned.add(month)
-        visits: Visits = {}
         contacts: dict[int, list[tuple[int, str]]] = defaultdict(list)
         for elder, volunteer in enumerate(self.serving):
             if elder not in self.departed:
-                for n in range(self.rng.choice((1,) + (2,) * 20 + (3,) * 4)):
+                for n in range(self.rng.choice(CONTACTS_A_MONTH)):
                     contacts[volunteer].append((elder, self.rng.choice(LATER_KINDS if n else FIRST_KINDS)))
-        for volunteer in sorted(contacts):
-            visits[volunteer] = self.schedule_volunteer(volunteer, contacts[volunteer], month)
+        visits = {v: self.schedule_volunteer(v, contacts[v], month) for v in sorted(contacts)}
         plant = PLANTS.get(month) if self.cast else None
         if plant in VISIT_PLANTS:
             VISIT_PLANTS[plant](self, month, visits)
@@ -355,7 +323,7 @@ class CountyBuild:
             self.schedule_claim(claim)
 
     def schedule_volunteer(self, volunteer: int, contacts: list[tuple[int, str]], month: str) -> list[VisitPlan]:
-        """Spread a volunteer's contacts over distinct days (back to back if the month is full)."""
+        """Spread a volunteer's contacts over distinct days (back to back, should the month be full)."""
         self.rng.shuffle(contacts)
         days_in_month = last_day(month).day
         days = self.rng.sample(range(1, days_in_month + 1), min(len(contacts), days_in_month))
@@ -374,61 +342,39 @@ class CountyBuild:
         return plans
 
     def visit(self, elder: int, volunteer: int, kind: str, start: datetime, minutes: int) -> VisitPlan:
-        rng, township = self.rng, self.elders[elder].township
-        home = kind != PHONE_CALL
-        far = township != self.volunteers[volunteer].township
-        km = Decimal(rng.randint(80, 350) if far else rng.randint(5, 80)).scaleb(-1) if home else Decimal(0)
+        rng, township, home = self.rng, self.elders[elder].township, kind != PHONE_CALL
         gift = home and elder not in self.gifted and rng.random() < 0.6
         if home:
             self.gifted.add(elder)
-        services = self.services(kind)
+        services = people.services(rng, kind)
+        far = township != self.volunteers[volunteer].township
         end = start + timedelta(minutes=minutes)
         details = {
-            "kind": kind, "services": services, "readings": self.readings(services), "started_at": start,
+            "kind": kind, "services": services, "readings": people.readings(rng, services), "started_at": start,
             "ended_at": end, "township": township, "distance_band": "at_home" if home else "remote",
-            "travel_km": km, "gift_bag": gift, "notes": "赠送健康福寿袋" if gift else rng.choice(VISIT_NOTES),
+            "travel_km": people.travel_km(rng, far) if home else Decimal(0), "gift_bag": gift,
+            "notes": people.GIFT_NOTE if gift else rng.choice(people.VISIT_NOTES),
         }  # fmt: skip
         return VisitPlan(elder, volunteer, details, end + timedelta(minutes=rng.randint(5, 30 if home else 15)))
 
-    def services(self, kind: str) -> list[str]:
-        if kind == MEDICAL:
-            measured = ["blood_pressure", "pulse"] + (["blood_glucose"] if self.rng.random() < 0.5 else [])
-            advice = ("medical_guidance", "health_advice", "medicine_purchase")
-            return measured + self.rng.sample(advice, self.rng.randint(1, 2))
-        choices = SERVICE_CHOICES[kind]
-        return self.rng.sample(choices, self.rng.randint(1, 2 if kind == PHONE_CALL else 3))
-
-    def readings(self, services: list[str]) -> dict[str, Decimal]:
-        rng, readings = self.rng, {}
-        if "blood_pressure" in services:
-            systolic = rng.randint(110, 170)
-            readings["systolic"] = Decimal(systolic)
-            readings["diastolic"] = Decimal(rng.randint(60, min(100, systolic - 25)))
-            readings["pulse"] = Decimal(rng.randint(58, 98))
-        if "blood_glucose" in services:
-            readings["glucose_mmol_l"] = Decimal(rng.randint(45, 115)).scaleb(-1)
-        return readings
-
     def decide_fate(self, plan: VisitPlan) -> None:
-        """Confirmed within two days (93%), left unconfirmed, or disputed; feedback on some."""
+        """Confirmed within two days (93%), else left unconfirmed or disputed; feedback on some."""
         rng, roll = self.rng, self.rng.random()
         if roll < 0.005:
             at = local(plan.day + timedelta(days=rng.randint(1, 3)), 10, rng.randrange(420))
-            plan.dispute = (at, rng.choice(("wrong_time", "too_short", "wrong_service")), "家属反映与记录不符")
+            plan.dispute = (at, rng.choice(people.DISPUTES), people.DISPUTE_COMMENT)
         if roll < 0.07:
             return
         lag = rng.choice((0, 1, 1, 2))
-        at = (
-            plan.recorded + timedelta(minutes=3)
-            if lag == 0
-            else local(plan.day + timedelta(days=lag), 9, rng.randrange(540))
-        )
-        confirmations = PHONE_CONFIRMATIONS if plan.details["kind"] == PHONE_CALL else HOME_CONFIRMATIONS
-        plan.confirm = (at, *rng.choice(confirmations))
+        later = local(plan.day + timedelta(days=lag), 9, rng.randrange(540))
+        at = plan.recorded + timedelta(minutes=3) if lag == 0 else later
+        phone = plan.details["kind"] == PHONE_CALL
+        plan.confirm = (at, *rng.choice(people.PHONE_CONFIRMATIONS if phone else people.HOME_CONFIRMATIONS))
         if rng.random() < 0.35:
-            plan.feedback = (at + timedelta(minutes=2), rng.choice(RATINGS), rng.choice(FEEDBACK))
+            plan.feedback = (at + timedelta(minutes=2), rng.choice(people.RATINGS), rng.choice(people.FEEDBACK))
 
     def plan_claim(self, volunteer: int, month: str, plans: list[VisitPlan]) -> ClaimPlan | None:
+        """Submitted on the 3rd–6th of the next month, approved on the 7th–9th, paid on the 10th–14th."""
         rng, following = self.rng, last_day(month) + timedelta(days=1)
         submit = local(following + timedelta(days=rng.randint(2, 5)), 9, rng.randrange(600))
         items = [p for p in plans if p.confirm and not p.dispute and not p.planted and p.confirm[0] < submit]
@@ -442,144 +388,137 @@ class CountyBuild:
 
     def schedule_visit(self, plan: VisitPlan) -> None:
         self.add(plan.recorded, self.record, plan)
-        if plan.confirm:
-            self.add(plan.confirm[0], self.confirm, plan)
-        if plan.feedback:
-            self.add(plan.feedback[0], self.feedback, plan)
-        if plan.dispute:
-            self.add(plan.dispute[0], self.dispute, plan)
+        for step, run in (
+            (plan.confirm, self.confirm),
+            (plan.feedback, self.give_feedback),
+            (plan.dispute, self.dispute),
+        ):
+            if step is not None:
+                self.add(step[0], run, plan, *step[1:])
 
     def schedule_claim(self, claim: ClaimPlan) -> None:
         self.add(claim.submit, self.submit, claim)
-        if claim.approve:
-            self.add(claim.approve[0], self.approve, claim)
-        if claim.pay:
-            self.add(claim.pay, self.pay, claim)
+        if claim.approve is not None:
+            self.add(claim.approve[0], self.approve, claim, claim.approve[1])
+        if claim.pay is not None:
+            self.add(claim.pay, self.pay, claim, county_date(claim.pay))
 
     def record(self, plan: VisitPlan, ledger: Ledger) -> None:
         pairing = self.pairing_ids[plan.elder, plan.volunteer]
         plan.id = ledger.record_visit(pairing_id=pairing, by=self.as_volunteer(plan.volunteer), **plan.details).id
 
-    def confirm(self, plan: VisitPlan, ledger: Ledger) -> None:
-        assert plan.confirm is not None
-        _, by, method = plan.confirm
-        ledger.confirm_visit(known(plan.id), confirmed_by=by, method=method, by=self.coordinator(plan.elder))
+    def confirm(self, plan: VisitPlan, confirmer: str, method: str, ledger: Ledger) -> None:
+        ledger.confirm_visit(known(plan.id), confirmed_by=confirmer, method=method, by=self.coordinator(plan.elder))
 
-    def feedback(self, plan: VisitPlan, ledger: Ledger) -> None:
-        assert plan.feedback is not None
-        _, rating, comment = plan.feedback
+    def give_feedback(self, plan: VisitPlan, rating: int, comment: str, ledger: Ledger) -> None:
         ledger.give_feedback(known(plan.id), rating=rating, comment=comment, by=self.coordinator(plan.elder))
 
-    def dispute(self, plan: VisitPlan, ledger: Ledger) -> None:
-        assert plan.dispute is not None
-        _, reason, comment = plan.dispute
+    def dispute(self, plan: VisitPlan, reason: str, comment: str, ledger: Ledger) -> None:
         ledger.dispute_visit(known(plan.id), reason_code=reason, comment=comment, by=self.coordinator(plan.elder))
 
     def submit(self, claim: ClaimPlan, ledger: Ledger) -> None:
-        visit_ids = [known(p.id) for p in claim.visits]
         claim.id = ledger.submit_claim(
-            volunteer_id=known(self.volunteer_ids[claim.volunteer]), month=claim.month, visit_ids=visit_ids,
-            by=self.as_volunteer(claim.volunteer),
+            volunteer_id=known(self.volunteer_ids[claim.volunteer]), month=claim.month,
+            visit_ids=[known(p.id) for p in claim.visits], by=self.as_volunteer(claim.volunteer),
         ).id  # fmt: skip
 
-    def approve(self, claim: ClaimPlan, ledger: Ledger) -> None:
-        assert claim.approve is not None
-        ledger.approve_claim(known(claim.id), by=claim.approve[1])
+    def approve(self, claim: ClaimPlan, by: Provenance, ledger: Ledger) -> None:
+        ledger.approve_claim(known(claim.id), by=by)
 
-    def pay(self, claim: ClaimPlan, ledger: Ledger) -> None:
-        assert claim.pay is not None
-        paid_on = county_date(claim.pay)
+    def pay(self, claim: ClaimPlan, paid_on: date, ledger: Ledger) -> None:
         ledger.pay_claim(known(claim.id), reference=claim.reference, paid_on=paid_on, by=self.cashier)
 
-    # Planted irregularities (first county only) ---------------------------------------------
+    # Planted irregularities (first county only) -------------------------------------------
 
     def choose_cast(self) -> dict[str, int]:
-        """A different volunteer for each planted irregularity, and one to take over an elder."""
-        roles = ("A01", "A03", "A04", "A05", "A06-short", "A06-long", "A08", "A10", "receiver")
-        chosen = self.rng.sample(range(len(self.volunteers)), len(roles))
-        return dict(zip(roles, chosen, strict=True))
+        """A different volunteer for each planted irregularity."""
+        roles = ("A01", "A03", "A04", "A05", "A06-short", "A06-long", "A08", "A10")
+        return dict(zip(roles, self.rng.sample(range(len(self.volunteers)), len(roles)), strict=True))
 
     def note(self, at: datetime, code: str, ids: Callable[[], tuple[UUID | None, ...]], description: str) -> None:
+        """List the irregularity once the commands that make it (and its ids) have run."""
+
         def noted(ledger: Ledger) -> None:
-            entity_ids = tuple(known(i) for i in ids())
-            self.irregularities.append(Irregularity(code, entity_ids, description))
+            self.irregularities.append(Irregularity(code, tuple(known(i) for i in ids()), description))
 
         self.add(at, noted)
 
-    def extra_visit(self, volunteer: int, elder: int, kind: str, start: datetime, minutes: int) -> VisitPlan:
-        plan = self.visit(elder, volunteer, kind, start, minutes)
-        plan.planted = True
-        return plan
-
     def free_day(self, volunteer: int, month: str, visits: Visits) -> date:
+        """A day of the month on which the volunteer has no other visit."""
         busy = {p.day for p in visits[volunteer]}
         days = [first_day(month) + timedelta(days=d) for d in range(last_day(month).day)]
         return self.rng.choice([d for d in days if d not in busy])
 
-    def last_contact(self, volunteer: int, visits: Visits, latest_day: int) -> VisitPlan:
-        """An elder's last contact of the month, on a day after all its others and before ``latest_day``."""
+    def extra_visit(
+        self, visits: Visits, volunteer: int, elder: int, kind: str, start: datetime, minutes: int
+    ) -> VisitPlan:
+        plan = self.visit(elder, volunteer, kind, start, minutes).plant()
+        visits[volunteer].append(plan)
+        return plan
+
+    def last_contact(self, role: str, visits: Visits, latest_day: int) -> VisitPlan:
+        """An elder's last contact of the month, on a day after all its others and by ``latest_day``."""
+        volunteer = self.cast[role]
         for elder in self.elders_of(volunteer):
-            mine = sorted((p for p in visits[volunteer] if p.elder == elder), key=lambda p: p.start)
+            mine = sorted((p for p in visits[volunteer] if p.elder == elder), key=lambda p: p.details["started_at"])
             if mine and mine[-1].day.day <= latest_day and all(p.day < mine[-1].day for p in mine[:-1]):
-                last = mine[-1]
-                last.planted, last.confirm, last.feedback, last.dispute = True, None, None, None
-                return last
-        raise RuntimeError(f"no elder of volunteer {volunteer} fits the planted irregularity")
+                return mine[-1].plant()
+        raise RuntimeError(f"no elder of volunteer {volunteer} fits the planted {role}")
 
     def plant_overlap(self, month: str, visits: Visits) -> None:
         volunteer = self.cast["A05"]
         day, (one, two) = self.free_day(volunteer, month, visits), self.elders_of(volunteer)[:2]
-        first = self.extra_visit(volunteer, one, MEDICAL, local(day, 9), 90)
-        second = self.extra_visit(volunteer, two, EMOTIONAL, local(day, 10), 60)
-        visits[volunteer] += [first, second]
-        text = "one volunteer recorded two home visits, to two elders, overlapping by 30 minutes"
+        first = self.extra_visit(visits, volunteer, one, MEDICAL, local(day, 9), 90)
+        second = self.extra_visit(visits, volunteer, two, EMOTIONAL, local(day, 10), 60)
+        text = f"two home visits by one volunteer to two elders on {day} overlap by 30 minutes"
         self.note(second.recorded + timedelta(minutes=1), "A05", lambda: (first.id, second.id), text)
 
-    def plant_duration(self, month: str, visits: Visits, role: str, hour: int, minutes: int) -> None:
+    def plant_duration(self, month: str, visits: Visits, role: str, minutes: int) -> None:
         volunteer = self.cast[role]
         day, elder = self.free_day(volunteer, month, visits), self.elders_of(volunteer)[0]
-        plan = self.extra_visit(
-            volunteer, elder, EMOTIONAL if minutes < 60 else DAILY_LIVING, local(day, hour), minutes
-        )
-        visits[volunteer].append(plan)
-        text = f"home visit recorded as lasting {minutes} minutes" if minutes < 60 else "home visit lasting 9 hours"
+        kind, hour = (EMOTIONAL, 15) if minutes < 60 else (DAILY_LIVING, 8)
+        plan = self.extra_visit(visits, volunteer, elder, kind, local(day, hour), minutes)
+        lasted = f"{minutes} minutes" if minutes < 60 else f"{minutes // 60} hours"
+        text = f"home visit on {day} recorded as lasting {lasted}"
         self.note(plan.recorded + timedelta(minutes=1), "A06", lambda: (plan.id,), text)
 
     def plant_late_record(self, month: str, visits: Visits) -> None:
         volunteer = self.cast["A10"]
         day, elder = self.free_day(volunteer, month, visits), self.elders_of(volunteer)[0]
-        plan = self.extra_visit(volunteer, elder, MEDICAL, local(day, 9, 30), 60)
+        plan = self.extra_visit(visits, volunteer, elder, MEDICAL, local(day, 9), 60)
         plan.recorded = local(day + timedelta(days=41), 10)
-        visits[volunteer].append(plan)
-        self.note(
-            plan.recorded + timedelta(minutes=1), "A10", lambda: (plan.id,), "visit recorded 41 days after it happened"
-        )
+        text = f"visit of {day} recorded 41 days after it happened"
+        self.note(plan.recorded + timedelta(minutes=1), "A10", lambda: (plan.id,), text)
 
     def plant_after_departure(self, month: str, visits: Visits) -> None:
-        volunteer = self.cast["A04"]
-        plan = self.last_contact(volunteer, visits, latest_day=31)
-        departed_on, told = plan.day - timedelta(days=1), plan.day + timedelta(days=2)
-        self.departed.add(plan.elder)
-        elder, by = plan.elder, self.coordinator(plan.elder)
+        plan = self.last_contact("A04", visits, latest_day=31)
+        elder, pairing, by = plan.elder, (plan.elder, plan.volunteer), self.coordinator(plan.elder)
+        died, told = plan.day - timedelta(days=1), plan.day + timedelta(days=2)
+        self.departed.add(elder)
         self.add(local(told, 10), lambda ledger: ledger.record_departure(
-            known(self.elder_ids[elder]), kind="deceased", on=departed_on, by=by))  # fmt: skip
+            known(self.elder_ids[elder]), kind="deceased", on=died, by=by))  # fmt: skip
         self.add(local(told, 10, 5), lambda ledger: ledger.end_pairing(
-            self.pairing_ids[elder, volunteer], on=told, reason="elder_departed", by=by))  # fmt: skip
-        text = f"home visit recorded for the day after the elder's death ({departed_on}), reported two days later"
+            self.pairing_ids[pairing], on=told, reason="elder_departed", by=by))  # fmt: skip
+        text = f"home visit on {plan.day} to an elder who had died on {died} (recorded on {told})"
         self.note(local(told, 10, 6), "A04", lambda: (plan.id,), text)
 
     def plant_no_pairing(self, month: str, visits: Visits) -> None:
-        volunteer = self.cast["A03"]
-        plan = self.last_contact(volunteer, visits, latest_day=last_day(month).day - 3)
-        elder, ended_on, told = plan.elder, plan.day - timedelta(days=1), plan.day + timedelta(days=1)
-        receiver, by = self.cast["receiver"], self.coordinator(plan.elder)
+        plan = self.last_contact("A03", visits, latest_day=last_day(month).day - 3)
+        elder, old, by = plan.elder, (plan.elder, plan.volunteer), self.coordinator(plan.elder)
+        ended, told, receiver = plan.day - timedelta(days=1), plan.day + timedelta(days=1), self.receiver(elder)
         self.serving[elder] = receiver
-        old = (elder, volunteer)
         self.add(local(told, 10), lambda ledger: ledger.end_pairing(
-            self.pairing_ids[old], on=ended_on, reason="reassigned", by=by))  # fmt: skip
+            self.pairing_ids[old], on=ended, reason="reassigned", by=by))  # fmt: skip
         self.add(local(told, 10, 5), self.pair, elder, receiver, told)
-        text = f"visit recorded, then its pairing was ended with an earlier end date ({ended_on})"
+        text = f"visit on {plan.day} under a pairing that was later ended as of {ended} (elder reassigned)"
         self.note(local(told, 10, 6), "A03", lambda: (plan.id, self.pairing_ids[old]), text)
+
+    def receiver(self, elder: int) -> int:
+        """Who takes over an elder: the least loaded volunteer outside the cast, of its township's team if any."""
+        loads = Counter(v for e, v in enumerate(self.serving) if e not in self.departed)
+        township, cast = self.elders[elder].township, set(self.cast.values())
+        free = [v for v in range(len(self.volunteers)) if v not in cast and loads[v] < people.SOFT_CAP]
+        return min(free, key=lambda v: (self.volunteers[v].serves != township, loads[v], v))
 
     def plant_unconfirmed_claim(self, month: str) -> None:
         claim = self.claims[self.cast["A01"], month]
@@ -587,7 +526,7 @@ class CountyBuild:
         plan = next(p for p in claim.visits if p.details["kind"] != PHONE_CALL)
         at = claim.submit + timedelta(days=1)
         plan.dispute = (at, "did_not_happen", "家属来电称当天无人上门，申领暂缓审批")
-        text = "visit disputed by the family after it was claimed; the claim is still awaiting approval"
+        text = f"visit of {plan.day}, claimed, then disputed by the family; the claim still awaits approval"
         self.note(at + timedelta(minutes=1), "A01", lambda: (plan.id, claim.id), text)
 
     def plant_voided_after_payment(self, month: str) -> None:
@@ -598,24 +537,21 @@ class CountyBuild:
         self.add(at, lambda ledger: ledger.unlock_visit(known(plan.id), reason=reason, by=by))
         self.add(at + timedelta(minutes=5), lambda ledger: ledger.void_visit(
             known(plan.id), reason_code="not_performed", by=by))  # fmt: skip
-        text = "visit voided after its claim was paid; the claim was not reversed"
+        text = f"visit of {plan.day} voided after its claim was paid; the claim was not reversed"
         self.note(at + timedelta(minutes=6), "A08", lambda: (plan.id, claim.id), text)
 
-    # The three irregularities the write side refuses -------------------------------------
-
     def try_refused(self, ledger: Ledger) -> dict[str, str]:
-        """Try A02, A07 and A09 once each; each must be refused, and nothing written."""
-        a08, a01 = self.claims[self.cast["A08"], "2025-03"], self.claims[self.cast["A01"], "2025-06"]
-        paid_visit = next(p for p in a08.visits if p is not self.voided)
-        finance = Provenance(f"{self.code}-finance-budget", "finance")
+        """Try A02, A07 and A09 once each: each must be refused (and so write nothing)."""
+        paid, pending = self.claims[self.cast["A08"], "2025-03"], self.claims[self.cast["A01"], "2025-06"]
         attempts: dict[str, Callable[[], object]] = {
             "A02": lambda: ledger.submit_claim(
-                volunteer_id=known(self.volunteer_ids[a08.volunteer]), month=a08.month,
-                visit_ids=[known(paid_visit.id)], by=self.as_volunteer(a08.volunteer)),
-            "A07": lambda: ledger.approve_claim(known(a01.id), by=self.as_volunteer(a01.volunteer)),
+                volunteer_id=known(self.volunteer_ids[paid.volunteer]), month=paid.month,
+                visit_ids=[known(next(p for p in paid.visits if p is not self.voided).id)],
+                by=self.as_volunteer(paid.volunteer)),
+            "A07": lambda: ledger.approve_claim(known(pending.id), by=self.as_volunteer(pending.volunteer)),
             "A09": lambda: ledger.adjust_budget(
                 county=self.code, year=YEAR, line=TRANSPORT, delta=-BUDGET_LINES[TRANSPORT],
-                reason="try to take the line below what is committed", by=finance),
+                reason="take the line below what is committed", by=self.budget_officer),
         }  # fmt: skip
         reasons = {}
         for code, attempt in attempts.items():
@@ -632,8 +568,8 @@ VISIT_PLANTS: dict[str, Callable[[CountyBuild, str, Visits], None]] = {
     "A03": CountyBuild.plant_no_pairing,
     "A04": CountyBuild.plant_after_departure,
     "A05": CountyBuild.plant_overlap,
-    "A06-short": lambda b, m, v: b.plant_duration(m, v, "A06-short", 15, 3),
-    "A06-long": lambda b, m, v: b.plant_duration(m, v, "A06-long", 8, 9 * 60),
+    "A06-short": lambda build, month, visits: build.plant_duration(month, visits, "A06-short", 3),
+    "A06-long": lambda build, month, visits: build.plant_duration(month, visits, "A06-long", 9 * 60),
     "A10": CountyBuild.plant_late_record,
 }
 CLAIM_PLANTS: dict[str, Callable[[CountyBuild, str], None]] = {
@@ -642,7 +578,7 @@ CLAIM_PLANTS: dict[str, Callable[[CountyBuild, str], None]] = {
 }
 
 
-# The build ------------------------------------------------------------------------------
+# The build --------------------------------------------------------------------------------
 
 
 def run_demo(
@@ -654,8 +590,9 @@ def run_demo(
 ) -> DemoSummary:
     """Build ``scale`` counties into the store at ``url`` (default TIEXIN_DATABASE_URL via ledger.settings).
 
-    ``progress(done, total)`` is called after each county-day (``total`` = days × counties).
-    Raises RuleViolation, writing nothing, if the store already holds a demo county.
+    ``progress(done, total)`` is called after each simulated county-day (total = days × counties).
+    ``seconds`` is the time to build, without the final count of the store's events.
+    Raises RuleViolation (``demo.exists``), writing nothing, if the store already holds a demo county.
     """
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
         raise InvalidInput("scale", "build at least one county")
@@ -690,9 +627,12 @@ def build_all(
     builds: list[CountyBuild],
     progress: Callable[[int, int], None] | None,
 ) -> None:
-    """Period by period (see :data:`BATCH_DAYS`), county by county: each one transaction."""
-    days = [FIRST_DAY + timedelta(days=n) for n in range((LAST_DAY - FIRST_DAY).days + 1)]
-    total, done = len(days) * len(builds), 0
+    """Month by month, county by county: each county-month is one transaction."""
+    months: dict[tuple[int, int], list[date]] = defaultdict(list)
+    for n in range((LAST_DAY - FIRST_DAY).days + 1):
+        day = FIRST_DAY + timedelta(days=n)
+        months[day.year, day.month].append(day)
+    total, done = sum(map(len, months.values())) * len(builds), 0
 
     def tick() -> None:
         nonlocal done
@@ -700,22 +640,13 @@ def build_all(
         if progress is not None:
             progress(done, total)
 
-    for period in periods(days):
+    for days in months.values():
         for n, build in enumerate(builds):
             ids.current = n
-            build.run_days(ledger, clock, period, tick)
+            build.run_days(ledger, clock, days, tick)
     for build in builds:
         if build.bucket:
             raise RuntimeError(f"the demo planned actions after {LAST_DAY}: {sorted(build.bucket)[:3]}")
-
-
-def periods(days: list[date]) -> list[list[date]]:
-    """Consecutive days cut into the periods one batch covers."""
-    cut: dict[object, list[date]] = defaultdict(list)
-    for day in days:
-        key = (day.year, day.month) if BATCH_DAYS >= 28 else (day.toordinal() - FIRST_DAY.toordinal()) // BATCH_DAYS
-        cut[key].append(day)
-    return list(cut.values())
 
 
 def check_fresh(ledger: Ledger, codes: list[str]) -> None:
@@ -723,13 +654,13 @@ def check_fresh(ledger: Ledger, codes: list[str]) -> None:
     for code in codes:
         if county_id(code) not in ledger.repository:
             continue
-        bare = code == LIANSHUI and not ledger.recorder.select_notifications(
+        people_there = ledger.recorder.select_notifications(
             start=None, limit=1, topics=["tiexin.elder.Registered", "tiexin.volunteer.Recruited"]
         )
-        if not bare:
+        if code != LIANSHUI or people_there:
             raise RuleViolation(
                 "demo.exists",
-                f"the store already holds county {code!r} with its records; the demo builds only into an "
+                f"the store already holds county {code!r} and its records; the demo builds only into an "
                 "empty store (use a new database file or schema)",
             )
 

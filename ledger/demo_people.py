@@ -1,8 +1,9 @@
-"""The people of a demo county: elders, volunteers, their units and who serves whom.
+"""The people of a demo county (elders, volunteers, their units, who serves whom) and what they say.
 
 Everything here is fake and drawn from a ``random.Random`` the caller seeds: names from small
 lists of surnames and given-name characters, addresses from village and road names, phone
-numbers from mobile prefixes and the county's area code. Pure functions, no ledger.
+numbers from mobile prefixes and the county's area code, the services, readings, notes and
+feedback of a visit, the training courses and evaluation scores. Pure functions, no ledger.
 
 Shape of a county (the report's 涟水县): 429 elders aged 78 to 102 over the county's townships
 (the county seat, its first township, larger; the two parks smaller); 60 volunteers from the
@@ -18,6 +19,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
+
+from ledger.visits import DAILY_LIVING, EMOTIONAL, MEDICAL, PHONE_CALL
 
 ELDER_COUNT = 429
 VOLUNTEER_COUNT = 60
@@ -207,3 +211,64 @@ def pair_up(rng: random.Random, elders: list[ElderSeed], volunteers: list[Volunt
         for n, elder in enumerate(mine):
             serving[elder] = team[n % len(team)]
     return serving
+
+
+# What a visit holds, and what people say about it --------------------------------------------
+
+SERVICE_CHOICES = {
+    EMOTIONAL: ("chat", "listening", "psychological_support", "reading_newspaper"),
+    DAILY_LIVING: ("cleaning", "reading_newspaper", "shopping", "chat"),
+    PHONE_CALL: ("chat", "listening", "health_advice", "psychological_support"),
+}
+HOME_CONFIRMATIONS = (
+    (("elder", "signature"),) * 5
+    + (("family", "signature"), ("family", "in_person"))
+    + (("coordinator", "phone_callback"),) * 2
+)
+PHONE_CONFIRMATIONS = (("elder", "phone_callback"), ("family", "phone_callback"), ("coordinator", "phone_callback"))
+RATINGS = (5,) * 30 + (4,) * 15 + (3,) * 4 + (2,)
+FEEDBACK = ("", "", "服务很细心", "像自己的孩子一样贴心", "量血压很耐心，谢谢", "希望以后多来看看")
+VISIT_NOTES = ("", "", "", "老人精神状态良好", "提醒按时服药", "血压偏高，建议复诊", "陪老人聊天，情绪稳定", "家属在场")
+GIFT_NOTE = "赠送健康福寿袋"
+DISPUTES = ("wrong_time", "too_short", "wrong_service")
+DISPUTE_COMMENT = "家属反映与记录不符"
+COURSES = (
+    ("老年常见慢病居家管理", date(2025, 3, 15), Decimal(4)),
+    ("心肺复苏与急救技能", date(2025, 4, 19), Decimal(6)),
+    ("老年心理关怀与沟通技巧", date(2025, 6, 14), Decimal(3)),
+    ("安全用药与用药指导", date(2025, 8, 16), Decimal(2)),
+    ("居家防跌倒与康复护理", date(2025, 9, 20), Decimal(5)),
+    ("志愿服务记录规范", date(2025, 11, 15), Decimal("2.5")),
+)
+"""The county health bureau's training courses of the year: name, date, hours."""
+CRITERIA = ("attitude", "professional_skill", "timeliness", "record_keeping")
+EVALUATION_COMMENTS = ("", "服务态度好，老人满意", "记录规范及时", "专业能力强", "需加强电话回访")
+
+
+def services(rng: random.Random, kind: str) -> list[str]:
+    if kind == MEDICAL:
+        measured = ["blood_pressure", "pulse"] + (["blood_glucose"] if rng.random() < 0.5 else [])
+        return measured + rng.sample(("medical_guidance", "health_advice", "medicine_purchase"), rng.randint(1, 2))
+    return rng.sample(SERVICE_CHOICES[kind], rng.randint(1, 2 if kind == PHONE_CALL else 3))
+
+
+def readings(rng: random.Random, given: list[str]) -> dict[str, Decimal]:
+    """Blood pressure and pulse, and glucose if measured: an old person's plausible values."""
+    values = {}
+    if "blood_pressure" in given:
+        systolic = rng.randint(110, 170)
+        values["systolic"] = Decimal(systolic)
+        values["diastolic"] = Decimal(rng.randint(60, min(100, systolic - 25)))
+        values["pulse"] = Decimal(rng.randint(58, 98))
+    if "blood_glucose" in given:
+        values["glucose_mmol_l"] = Decimal(rng.randint(45, 115)).scaleb(-1)
+    return values
+
+
+def travel_km(rng: random.Random, far: bool) -> Decimal:
+    """From the volunteer's home township: a few km within it, 8 to 35 km from the county seat."""
+    return Decimal(rng.randint(80, 350) if far else rng.randint(5, 80)).scaleb(-1)
+
+
+def evaluation_scores(rng: random.Random, quality: int) -> dict[str, int]:
+    return {criterion: min(100, quality + rng.randint(-6, 6)) for criterion in CRITERIA}

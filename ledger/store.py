@@ -75,6 +75,9 @@ def first_line(error: BaseException) -> str:
     return text.splitlines()[0]
 
 
+DEFAULT_SETTINGS = {"IS_SNAPSHOTTING_ENABLED": "y", "AGGREGATE_CACHE_MAXSIZE": "10000"}
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -102,8 +105,13 @@ class LedgerBase(Application[UUID]):
             cls.name = LedgerBase.name
 
     def construct_env(self, name: str, env: Any = None) -> Environment:
-        """Only the settings given: the composition root decides, not stray variables."""
-        return Environment(name, {"IS_SNAPSHOTTING_ENABLED": "y", **(env or {})})
+        """Only the settings given: the composition root decides, not stray variables.
+
+        The aggregate cache keeps recently used aggregates in memory; with the library's
+        fast-forward (on by default) each load still reads any newer events from the store, so
+        it stays right when other processes write too.
+        """
+        return Environment(name, {**DEFAULT_SETTINGS, **(env or {})})
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -132,20 +140,26 @@ class LedgerBase(Application[UUID]):
     def _in_batch(self) -> bool:
         return hasattr(self._batch, "loaded")
 
-    def _get(self, cls: type[A], ident: UUID, kind: str) -> A:
-        found = self._find(cls, ident)
+    def _get(self, cls: type[A], ident: UUID, kind: str, *, read_only: bool = False) -> A:
+        found = self._find(cls, ident, read_only=read_only)
         if found is None:
             raise NotFound(kind, ident)
         return found
 
-    def _find(self, cls: type[A], ident: UUID) -> A | None:
+    def _find(self, cls: type[A], ident: UUID, *, read_only: bool = False) -> A | None:
+        """Load an aggregate; ``read_only`` skips the defensive copy of the cached one.
+
+        Only a command that never changes the aggregate may ask for ``read_only``. In a batch
+        every load is a copy, because later commands of the batch may change it.
+        """
         if self._in_batch() and ident in self._batch.loaded:
             cached: A = self._batch.loaded[ident]
             return cached
         if not isinstance(ident, UUID):
             raise InvalidInput("id", f"{ident!r} is not an id")
         try:
-            aggregate: Aggregate = self.repository.get(ident)
+            copy = not read_only or self._in_batch()
+            aggregate: Aggregate = self.repository.get(ident, deepcopy_from_cache=copy)
         except AggregateNotFoundError:
             return None
         if not isinstance(aggregate, cls):
