@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
-from urllib.parse import urlsplit
 from uuid import UUID
 
 import pytest
@@ -29,7 +27,7 @@ from ledger.counties import LIANSHUI, LIANSHUI_TOWNSHIPS
 from ledger.demo import DemoSummary, run_demo
 from ledger.errors import RuleViolation
 from ledger.policies import DEFAULT_PARAMETERS, SCORING
-from tests.conftest import postgres_admin_url, skip_or_fail
+from tests.conftest import fresh_postgres_schema
 
 LAUNCH = date(2024, 10, 26)
 PLANTABLE = {"A01", "A03", "A04", "A05", "A06", "A08", "A10"}
@@ -77,20 +75,8 @@ def sqlite_demo(tmp_path_factory: pytest.TempPathFactory) -> Built:
 @pytest.fixture(scope="module")
 def postgres_demo() -> Iterator[Built]:
     """Like ``postgres_url`` of conftest, but one schema for the whole module."""
-    import psycopg
-
-    admin = postgres_admin_url()
-    schema = f"t_demo_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f"CREATE SCHEMA {schema}")
-    except psycopg.OperationalError as error:
-        skip_or_fail(f"PostgreSQL at {urlsplit(admin).hostname} is unreachable: {str(error).splitlines()[0]}")
-    try:
-        yield build(f"{admin}{'&' if '?' in admin else '?'}schema={schema}")
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with fresh_postgres_schema("t_demo") as url:
+        yield build(url)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
