@@ -264,5 +264,11 @@ __all__ = [
     "PostgresHistoryView",
     "SQLiteHistoryView",
     "open_history_view",
+    "open_projection",
     "row_of",
 ]
+
+
+def open_projection(url: str) -> HistoryProjection:
+    """The registry's entry point (:mod:`projections.registry`): the projection on its view at ``url``."""
+    return HistoryProjection(open_history_view(url))
