@@ -1,0 +1,191 @@
+"""How fast the read side is rebuilt from the log: our runner beside the library's, and a raw scan.
+
+Run as ``python -m bench.rebuild [--scale 24] [--seed 1] [--stock-events 20000]``. On a demo
+province in PostgreSQL (a schema kept between runs, built once: ``--scale 24`` is about a
+million events), it measures in one run:
+
+- **ours**: every registered read model rebuilt from position 0 by :class:`projections.runner.Runner`
+  (a page of events per view transaction), one after the other; the rate is log events divided
+  by the time to rebuild them all, and each model's own rate is printed too;
+- **stock**: the library's own runner machinery (``BaseProjectionRunner``, fed by its PostgreSQL
+  subscription) driving the roster view one event per transaction, over the first
+  ``--stock-events`` events (at ~1k events/s a whole million would take a quarter of an hour);
+- **raw**: ``select_notifications`` in pages, decoding every event, with nothing written: the
+  ceiling of any projection that must look at every event.
+
+Memory: the process's resident size sampled as our rebuild goes (it should stay flat as the log
+grows) and the peak. The last line gives our rate / stock rate and our rate / raw rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from bench.common import postgres_admin_url
+from ledger.application import Ledger
+from ledger.bootstrap import open_ledger
+from ledger.demo import run_demo
+from ledger.settings import store_env
+from projections.registry import names, open_projection
+from projections.runner import PagedProjection, Runner
+
+PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Rate:
+    events: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.events / self.seconds if self.seconds else 0.0
+
+
+def demo_store(scale: int, seed: int) -> str:
+    """A schema holding the demo province, built the first time and reused afterwards."""
+    schema = f"bench_rebuild_s{scale}_seed{seed}"
+    admin = postgres_admin_url()
+    url = f"{admin}{'&' if '?' in admin else '?'}schema={schema}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        built = conn.execute(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = 'tiexin_events'",
+            (schema,),
+        ).fetchone()
+        if built:
+            return url
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+        conn.execute(f"CREATE SCHEMA {schema}")
+    print(f"building a demo of {scale} counties (seed {seed}) in schema {schema}; reused next time", flush=True)
+    try:
+        summary = run_demo(url, seed=seed, scale=scale)
+    except BaseException:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        raise
+    print(f"built {summary.total_events:,} events in {summary.seconds:.0f} s", flush=True)
+    return url
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def raw_scan(ledger: Ledger, head: int) -> Rate:
+    """Read and decode every event of the log, writing nothing."""
+    started = time.perf_counter()
+    position, decoded = 0, 0
+    while position < head:
+        page = ledger.recorder.select_notifications(start=position + 1, limit=PAGE)
+        if not page:
+            break
+        for notification in page:
+            ledger.mapper.to_domain_event(notification)
+        decoded += len(page)
+        position = page[-1].id
+    return Rate(decoded, time.perf_counter() - started)
+
+
+def rebuild(ledger: Ledger, name: str, url: str, head: int, samples: list[tuple[int, float]]) -> Rate:
+    """Reset one read model and catch it up with our runner, sampling memory as it goes."""
+    projection = open_projection(name, url)
+    projection.paged_view.reset(ledger.name)
+    runner = Runner(ledger, projection, page_size=PAGE)
+    started = time.perf_counter()
+    while runner.position < head:
+        if runner.run_once() == 0:
+            raise RuntimeError(f"{name} stopped at {runner.position}: {runner.state}")
+        samples.append((runner.position, rss_mib()))
+    rate = Rate(head, time.perf_counter() - started)
+    projection.paged_view.close()
+    return rate
+
+
+def stock(url: str, name: str, events: int) -> Rate:
+    """The library's runner feeding one read model an event per transaction, for ``events`` events."""
+    from eventsourcing.projection import BaseProjectionRunner
+
+    projection: PagedProjection[Any] = open_projection(name, url)
+    view = projection.paged_view
+    view.reset(Ledger.name)
+    started = time.perf_counter()
+    runner: Any = BaseProjectionRunner(
+        projection=projection,
+        application_class=Ledger,
+        tracking_recorder=view,
+        topics=projection.topics,
+        env=store_env(url),
+    )
+    with runner:
+        while view.position(Ledger.name) < events:
+            time.sleep(0.05)
+        elapsed = time.perf_counter() - started
+        reached = view.position(Ledger.name)
+    view.reset(Ledger.name)
+    view.close()
+    return Rate(reached, elapsed)
+
+
+def flat_memory_report(samples: Sequence[tuple[int, float]], head: int) -> str:
+    marks = []
+    for quarter in (1, 2, 3, 4):
+        target = head * quarter // 4
+        mib = next((m for p, m in samples if p >= target), samples[-1][1])
+        marks.append(f"{quarter * 25}%: {mib:.0f} MiB")
+    return ", ".join(marks)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.rebuild", description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=int, default=24, help="demo counties (24 ≈ a million events)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--stock-events", type=int, default=20_000)
+    parser.add_argument("--stock-model", default="roster")
+    args = parser.parse_args(argv)
+
+    url = demo_store(args.scale, args.seed)
+    ledger = open_ledger(url)
+    head = ledger.recorder.max_notification_id() or 0
+    print(f"log: {head:,} events ({args.scale} counties, seed {args.seed})", flush=True)
+
+    raw = raw_scan(ledger, head)
+    print(f"raw scan + decode     {raw.per_second:>10,.0f} events/s  ({raw.seconds:.1f} s)", flush=True)
+
+    samples: list[tuple[int, float]] = []
+    total_seconds = 0.0
+    for name in names():
+        rate = rebuild(ledger, name, url, head, samples)
+        total_seconds += rate.seconds
+        print(f"ours: {name:<15} {rate.per_second:>10,.0f} events/s  ({rate.seconds:.1f} s)", flush=True)
+    ours = Rate(head, total_seconds)
+    print(f"ours: all {len(names())} models  {ours.per_second:>10,.0f} events/s  ({ours.seconds:.1f} s)")
+    print(f"memory during our rebuilds (RSS): {flat_memory_report(samples, head)}; peak {peak_mib():.0f} MiB")
+
+    limited = min(args.stock_events, head)
+    stock_rate = stock(url, args.stock_model, limited)
+    print(f"stock: {args.stock_model:<14} {stock_rate.per_second:>10,.0f} events/s  (first {stock_rate.events:,})")
+    ledger.close()
+    print(
+        f"ratio ours/stock: {ours.per_second / stock_rate.per_second:.1f}x  "
+        f"ours/raw: {ours.per_second / raw.per_second:.2f}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
