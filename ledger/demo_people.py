@@ -153,14 +153,30 @@ def make_elder(rng: random.Random, township: str, age: int, seat: str, as_of: da
 
 
 def team_sizes(elders: list[ElderSeed], townships: list[str]) -> dict[str, int]:
-    """Volunteers per township, in proportion to its elders, none over :data:`SOFT_CAP` elders."""
+    """Volunteers per township, in proportion to its elders, none over :data:`SOFT_CAP` elders.
+
+    Some seeds scatter the elders so that 60 volunteers cannot keep every team under the soft
+    cap; then the policy's own cap (one more) is used, which the pairings still respect.
+    """
     counts = {t: sum(e.township == t for e in elders) for t in townships}
+    for cap in (SOFT_CAP, SOFT_CAP + 1):
+        teams = balanced_teams(counts, townships, cap)
+        if teams is not None:
+            return teams
+    raise ValueError(f"{VOLUNTEER_COUNT} volunteers cannot serve these elders at {SOFT_CAP + 1} each")
+
+
+def balanced_teams(counts: dict[str, int], townships: list[str], cap: int) -> dict[str, int] | None:
+    """Move volunteers from townships with room to spare until no team serves over ``cap`` each."""
     teams = dict(zip(townships, share_out(VOLUNTEER_COUNT, [counts[t] for t in townships], 1), strict=True))
     while True:
-        short = [t for t in townships if counts[t] > SOFT_CAP * teams[t]]
+        short = [t for t in townships if counts[t] > cap * teams[t]]
         if not short:
             return teams
-        donor = max(townships, key=lambda t: (SOFT_CAP * (teams[t] - 1) - counts[t], t))
+        donors = [t for t in townships if teams[t] > 1 and cap * (teams[t] - 1) >= counts[t]]
+        if not donors:
+            return None
+        donor = max(donors, key=lambda t: (cap * (teams[t] - 1) - counts[t], t))
         teams[donor] -= 1
         teams[short[0]] += 1
 
