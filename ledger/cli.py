@@ -12,12 +12,17 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from api.cli import keys_app, serve
 from ledger.errors import TiexinError
 from ledger.settings import database_url, redact
+from projections.cli import projections_app
 
 app = typer.Typer(help="tiexin: the service-record ledger of the caring sons and daughters programme.")
 console = Console()
 errors = Console(stderr=True)
+app.add_typer(projections_app, name="projections")
+app.add_typer(keys_app, name="keys")
+app.command()(serve)
 
 
 @app.callback()

@@ -17,17 +17,33 @@ until :meth:`Runner.resume` (after a fix) or a new runner. If the store itself f
 reason, and the next poll tries again from the tracked position.
 
 Waking up: :meth:`Runner.run_forever` polls every ``poll_interval``; anything may call
-:meth:`Runner.wake` to have it poll at once. PostgreSQL's LISTEN/NOTIFY will be such a
-caller, a hint only: a lost notification costs at most one poll interval, never a stall.
+:meth:`Runner.wake` to have it poll at once. PostgreSQL's LISTEN/NOTIFY
+(:mod:`projections.notify`) is such a caller, a hint only: a lost notification costs at most one
+poll interval, never a stall.
+
+Status for other processes: besides :attr:`Runner.state` (this process), the runner saves its
+state in its view (:meth:`projections.views.PagedView.save_status`) when the status, the failure
+or the reason changes — not on every page: a runner that keeps up saves nothing — and as a
+heartbeat every ``heartbeat`` seconds while :meth:`Runner.run_forever` runs. A catch-up that
+fits in one page goes from caught up to caught up without a write; a longer one says
+``running`` after its first page. A failure to save a status is logged and never stops the
+projection.
+
+``until`` stops the runner at a log position (an as-of replay, :mod:`projections.asof`);
+``accept`` skips the events it refuses (they still move the tracked position: such a view is a
+throwaway one, never a live view).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal
@@ -38,11 +54,13 @@ from eventsourcing.persistence import InterfaceError, Notification, OperationalE
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
-from projections.views import PagedView, TrackingConflict, W
+from projections.views import PagedView, SavedStatus, TrackingConflict, W
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 500
+DEFAULT_HEARTBEAT = 10.0
+"""Seconds between a running runner's heartbeats in its status row."""
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
@@ -53,7 +71,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 """Failures of the store, not of an event: the page is retried, the projection is not stopped."""
 
-Status = Literal["starting", "running", "caught_up", "retrying", "stopped"]
+Status = Literal["starting", "running", "caught_up", "retrying", "stopped", "offline"]
+"""``offline``: the runner was shut down cleanly (:meth:`Runner.shutdown`)."""
 
 
 class PagedProjection(Projection[Any], ABC, Generic[W]):
@@ -122,17 +141,40 @@ PASS_THROUGH: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, TrackingConf
 class Runner(Generic[W]):
     """Feeds one projection from one application's notification log (see the module's docstring)."""
 
-    def __init__(self, app: Application[Any], projection: PagedProjection[W], *, page_size: int = DEFAULT_PAGE_SIZE):
+    def __init__(
+        self,
+        app: Application[Any],
+        projection: PagedProjection[W],
+        *,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        until: int | None = None,
+        accept: Callable[[Any, Notification], bool] | None = None,
+        save_status: bool = True,
+        heartbeat: float = DEFAULT_HEARTBEAT,
+    ):
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
+        if heartbeat <= 0:
+            raise ValueError("heartbeat must be positive")
         self.app = app
         self.projection = projection
         self.view = projection.paged_view
         self.page_size = page_size
+        self.until = until
+        """Apply the log up to this position and no further (None: follow the head)."""
+        self.accept = accept
+        """Events it returns False for are skipped (for throwaway views only: see the module)."""
+        self.on_page: Callable[[int, int], None] | None = None
+        """Called with (position, target) after each page is committed (a progress bar)."""
+        self.heartbeat = heartbeat
         self.name = projection.name
         self._lock = threading.Lock()
         self._wakeup = threading.Event()
+        self._save_status = save_status
+        self._saved: tuple[Any, ...] | None = None
+        self._last_saved = float("-inf")
         self._state = State("starting", self.view.position(app.name), at=_now())
+        self._changed_at = self._state.at or _now()
 
     # What it reports ----------------------------------------------------------------------
 
@@ -174,8 +216,8 @@ class Runner(Generic[W]):
     def _catch_up(self) -> int:
         applied = 0
         position = self.view.position(self.app.name)
-        self._set("running", position=position)
-        head = self._head()
+        self._set("running", position=position, save=False)
+        head = self._target()
         while position < head:
             notifications = self.app.recorder.select_notifications(
                 start=position + 1, limit=self.page_size, stop=head, topics=self.projection.topics
@@ -190,7 +232,10 @@ class Runner(Generic[W]):
                 continue
             applied += len(notifications)
             position = end
-            self._set("running", position=position)
+            # Saved (once) only when a catch-up takes more than a page: keeping up writes nothing.
+            self._set("running", position=position, save=position < head)
+            if self.on_page is not None:
+                self.on_page(position, head)
         self._set("caught_up", position=position)
         return applied
 
@@ -215,7 +260,10 @@ class Runner(Generic[W]):
         with self.view.page(self.app.name, start, end, commit=commit) as writer:
             for notification in notifications:
                 try:
-                    self.projection.apply(writer, mapper.to_domain_event(notification), notification)
+                    event = mapper.to_domain_event(notification)
+                    if self.accept is not None and not self.accept(event, notification):
+                        continue
+                    self.projection.apply(writer, event, notification)
                     if eager:
                         writer.flush()
                 except TRANSIENT_ERRORS:
@@ -224,17 +272,41 @@ class Runner(Generic[W]):
                     raise EventFailed(failure_of(notification, _one_line(error))) from error
 
     def run_forever(self, stop: threading.Event, poll_interval: float = 1.0) -> None:
-        """Catch up, then poll every ``poll_interval`` seconds (or when woken) until ``stop`` is set."""
+        """Catch up, then poll every ``poll_interval`` seconds (or when woken) until ``stop`` is set.
+
+        Between polls it only waits, waking to save a heartbeat every ``heartbeat`` seconds. An
+        error that is neither the store's nor an event's (a bug, a dropped table) stops the
+        projection with the reason, as a bad event does; the thread lives on, saying so.
+        """
         backoff = poll_interval
+        next_poll = time.monotonic()
         while not stop.is_set():
-            try:
-                self.run_once()
-                backoff = poll_interval
-            except TRANSIENT_ERRORS:
-                log.warning("projection %s: store unavailable, retrying: %s", self.name, self._state.reason)
-                backoff = min(backoff * 2, max(30.0, poll_interval))
-            self._wakeup.wait(backoff)
-            self._wakeup.clear()
+            if self._wakeup.is_set() or time.monotonic() >= next_poll:
+                self._wakeup.clear()
+                backoff = self._poll(backoff, poll_interval)
+                next_poll = time.monotonic() + backoff
+            self.beat()
+            next_beat = self._last_saved + self.heartbeat if self._save_status else float("inf")
+            self._wakeup.wait(max(0.0, min(next_poll, next_beat) - time.monotonic()))
+
+    def _poll(self, backoff: float, poll_interval: float) -> float:
+        """One poll; return how long to wait before the next one."""
+        try:
+            self.run_once()
+            return poll_interval
+        except TRANSIENT_ERRORS:
+            log.warning("projection %s: store unavailable, retrying: %s", self.name, self._state.reason)
+            return min(backoff * 2, max(30.0, poll_interval))
+        except Exception as error:
+            log.exception("projection %s stopped", self.name)
+            with self._lock:
+                self._set("stopped", reason=_one_line(error))
+            return poll_interval
+
+    def beat(self) -> None:
+        """Save the status again if a heartbeat is due (other processes see the runner is alive)."""
+        if self._save_status and time.monotonic() - self._last_saved >= self.heartbeat:
+            self._save(force=True)
 
     def wake(self) -> None:
         """Poll now (a hint: LISTEN/NOTIFY, or a writer in the same process)."""
@@ -243,6 +315,13 @@ class Runner(Generic[W]):
     def stop(self, stop: threading.Event) -> None:
         stop.set()
         self.wake()
+
+    def shutdown(self) -> None:
+        """Say ``offline`` in the view's status (after :meth:`run_forever` returned), unless stopped
+        on a failure, which stays saved for whoever looks next."""
+        with self._lock:
+            if self._state.status != "stopped":
+                self._set("offline")
 
     def resume(self) -> None:
         """Try again from the tracked position after a stop (e.g. once the projection is fixed)."""
@@ -253,7 +332,7 @@ class Runner(Generic[W]):
         """Empty the view and apply the whole log again; return how many events were applied."""
         with self._lock:
             self.view.reset(self.app.name)
-            self._set("starting", position=0)
+            self._set("starting", position=0, save=False)
         return self.run_once()
 
     # Helpers ------------------------------------------------------------------------------
@@ -261,10 +340,62 @@ class Runner(Generic[W]):
     def _head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
 
+    def _target(self) -> int:
+        """Where this catch-up ends: the head of the log as it is now, or ``until``."""
+        head = self._head()
+        return head if self.until is None else min(head, self.until)
+
     def _set(
-        self, status: Status, *, position: int | None = None, failure: Failure | None = None, reason: str | None = None
+        self,
+        status: Status,
+        *,
+        position: int | None = None,
+        failure: Failure | None = None,
+        reason: str | None = None,
+        save: bool = True,
     ) -> None:
-        self._state = State(status, self._state.position if position is None else position, failure, reason, at=_now())
+        now = _now()
+        if status != self._state.status:
+            self._changed_at = now
+        self._state = State(status, self._state.position if position is None else position, failure, reason, at=now)
+        if save:
+            self._save()
+
+    def _save(self, *, force: bool = False) -> None:
+        """Save the state in the view if it changed since last saved (or ``force``: a heartbeat)."""
+        if not self._save_status:
+            return
+        state = self._state
+        key = (state.status, state.failure, state.reason)
+        if not force and key == self._saved:
+            return
+        failure = state.failure
+        saved = SavedStatus(
+            status=state.status,
+            position=state.position,
+            reason=state.reason,
+            failure_position=failure.position if failure else None,
+            failure_topic=failure.topic if failure else None,
+            failure_entity=failure.originator_id if failure else None,
+            failure_version=failure.originator_version if failure else None,
+            changed_at=self._changed_at,
+            seen_at=_now(),
+            heartbeat=self.heartbeat,
+            owner=owner(),
+        )
+        try:
+            self.view.save_status(self.app.name, saved)
+        except Exception as error:  # the status is a report: failing to write it never stops a projection
+            log.warning("projection %s: could not save its status: %s", self.name, _one_line(error))
+            self._last_saved = time.monotonic() - self.heartbeat / 2  # try again before long
+            return
+        self._saved = key
+        self._last_saved = time.monotonic()
+
+
+def owner() -> str:
+    """Which process a saved status came from (``host:pid``)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def failure_of(notification: Notification, reason: str) -> Failure:

@@ -29,6 +29,14 @@ lost by the separation: the tracking row that vouches for a view's rows lives in
 
 **PostgreSQL: tables in the ledger's database and schema**, named ``view_{name}_…`` with the
 tracking table ``view_{name}_tracking``; one database is one thing to back up and operate.
+
+**Runner status, beside the tracking table** (``view_{name}_runner_status``, one row per
+application): what the runner feeding the view last said — running, caught up, retrying (why),
+stopped (at which event, why), offline — with when it changed and a heartbeat, so another process
+(``tiexin projections status``, ``/readyz``) can tell a live projection from a stale one. The
+runner writes it in short transactions of its own, only when its state changes or a heartbeat is
+due; the view's position is never taken from it (the tracking row is the truth). The suffixes
+``tracking`` and ``runner_status`` are reserved: a read model names its own tables otherwise.
 """
 
 from __future__ import annotations
@@ -36,6 +44,8 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any, Generic, Protocol, TypeVar
 from uuid import uuid4
@@ -61,6 +71,35 @@ class TrackingConflict(Exception):
     """The view's position is not the one this page started from: another runner moved it."""
 
 
+STATUS_SUFFIX = "runner_status"
+"""The suffix of the table that keeps a view's runner status (reserved, like ``tracking``)."""
+
+
+@dataclass(frozen=True)
+class SavedStatus:
+    """A runner's status as it saved it in its view, for other processes to read."""
+
+    status: str
+    position: int
+    """The view's position when the status was written (the tracking row is the truth)."""
+    reason: str | None
+    failure_position: int | None
+    failure_topic: str | None
+    failure_entity: str | None
+    failure_version: int | None
+    changed_at: datetime
+    """When the runner entered this status."""
+    seen_at: datetime
+    """The runner's last heartbeat (or change)."""
+    heartbeat: float
+    """Seconds between the runner's heartbeats: a row not seen for a few of them is stale."""
+    owner: str
+    """Which process wrote it (``host:pid``)."""
+
+
+STATUS_COLUMNS = tuple(SavedStatus.__dataclass_fields__)
+
+
 class PagedView(TrackingRecorder, ABC, Generic[W]):
     """A view that takes a page of events in one transaction with its tracking row."""
 
@@ -69,6 +108,22 @@ class PagedView(TrackingRecorder, ABC, Generic[W]):
     def position(self, application_name: str) -> int:
         """The last position of ``application_name``'s log applied to this view (0: none)."""
         return self.max_tracking_id(application_name) or 0
+
+    @abstractmethod
+    def save_status(self, application_name: str, status: SavedStatus) -> None:
+        """Write the runner's status for ``application_name`` in a short transaction of its own."""
+
+    @abstractmethod
+    def saved_status(self, application_name: str) -> SavedStatus | None:
+        """The runner's status as last saved (None: no runner ever saved one)."""
+
+    @abstractmethod
+    def contents(self) -> dict[str, list[tuple[Any, ...]]]:
+        """Every row of the view's own tables, by table suffix, in a canonical order.
+
+        To compare two views of one kind on one store (a rebuilt view with a live one); the
+        tracking and status tables are not included.
+        """
 
     @abstractmethod
     def page(self, application_name: str, start: int, end: int, *, commit: bool = True) -> Any:
@@ -108,7 +163,52 @@ class SQLiteView(SQLiteTrackingRecorder, PagedView[W], ABC):
     def writer(self, cursor: SQLiteCursor) -> W: ...
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *self.view_statements()]
+        return [*super().construct_create_table_statements(), self._status_statement(), *self.view_statements()]
+
+    def _status_statement(self) -> str:
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.table(STATUS_SUFFIX)} (application_name TEXT PRIMARY KEY, "
+            "status TEXT NOT NULL, position INTEGER NOT NULL, reason TEXT, failure_position INTEGER, "
+            "failure_topic TEXT, failure_entity TEXT, failure_version INTEGER, changed_at TEXT NOT NULL, "
+            "seen_at TEXT NOT NULL, heartbeat REAL NOT NULL, owner TEXT NOT NULL)"
+        )
+
+    def save_status(self, application_name: str, status: SavedStatus) -> None:
+        values = [getattr(status, c) for c in STATUS_COLUMNS]
+        values[STATUS_COLUMNS.index("changed_at")] = _instant_text(status.changed_at)
+        values[STATUS_COLUMNS.index("seen_at")] = _instant_text(status.seen_at)
+        columns = ", ".join(STATUS_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in STATUS_COLUMNS)
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"INSERT INTO {self.table(STATUS_SUFFIX)} (application_name, {columns}) "
+                f"VALUES (?, {', '.join('?' * len(STATUS_COLUMNS))}) "
+                f"ON CONFLICT (application_name) DO UPDATE SET {updates}",
+                (application_name, *values),
+            )
+
+    def saved_status(self, application_name: str) -> SavedStatus | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(STATUS_COLUMNS)} FROM {self.table(STATUS_SUFFIX)} WHERE application_name = ?",
+                (application_name,),
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        found = dict(zip(STATUS_COLUMNS, tuple(row), strict=True))
+        found["changed_at"] = datetime.fromisoformat(found["changed_at"])
+        found["seen_at"] = datetime.fromisoformat(found["seen_at"])
+        return SavedStatus(**found)
+
+    def contents(self) -> dict[str, list[tuple[Any, ...]]]:
+        found = {}
+        prefix = f"view_{self.view_name}_"
+        with self.datastore.transaction(commit=False) as cursor:
+            for table in self.view_tables:
+                cursor.execute(f"SELECT * FROM {table}")
+                found[table.removeprefix(prefix)] = _canonical([tuple(r) for r in cursor.fetchall()])
+        return found
 
     @contextmanager
     def page(self, application_name: str, start: int, end: int, *, commit: bool = True) -> Iterator[W]:
@@ -149,7 +249,26 @@ class PostgresView(PostgresTrackingRecorder, PagedView[W], ABC):
             raise ValueError("views need the library's single-row tracking")
         self.view_name = name
         super().__init__(datastore, tracking_table_name=f"view_{name}_tracking")
+        status = self.table(STATUS_SUFFIX)
+        self.sql_create_statements.append(
+            SQL(
+                "CREATE TABLE IF NOT EXISTS {0} (application_name text PRIMARY KEY, status text NOT NULL, "
+                "position bigint NOT NULL, reason text, failure_position bigint, failure_topic text, "
+                "failure_entity text, failure_version bigint, changed_at timestamptz NOT NULL, "
+                "seen_at timestamptz NOT NULL, heartbeat double precision NOT NULL, owner text NOT NULL)"
+            ).format(status)
+        )
         self.sql_create_statements.extend(self.view_statements())
+        columns = SQL(", ").join(Identifier(c) for c in STATUS_COLUMNS)
+        self._save_status = SQL(
+            "INSERT INTO {0} (application_name, {1}) VALUES (%s, {2}) ON CONFLICT (application_name) DO UPDATE SET {3}"
+        ).format(
+            status,
+            columns,
+            SQL(", ").join(SQL("%s") for _ in STATUS_COLUMNS),
+            SQL(", ").join(SQL("{0} = excluded.{0}").format(Identifier(c)) for c in STATUS_COLUMNS),
+        )
+        self._saved_status = SQL("SELECT {0} FROM {1} WHERE application_name = %s").format(columns, status)
         tracking = self.qualified(self.tracking_table_name)
         self._advance = SQL(
             "UPDATE {0} SET notification_id = %s WHERE application_name = %s AND notification_id = %s "
@@ -198,8 +317,40 @@ class PostgresView(PostgresTrackingRecorder, PagedView[W], ABC):
             for suffix in self.view_tables:
                 cursor.execute(SQL("DELETE FROM {0}").format(self.table(suffix)))
 
+    def save_status(self, application_name: str, status: SavedStatus) -> None:
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(self._save_status, (application_name, *(getattr(status, c) for c in STATUS_COLUMNS)))
+
+    def saved_status(self, application_name: str) -> SavedStatus | None:
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._saved_status, (application_name,))
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        found = dict(row)
+        found["changed_at"] = found["changed_at"].astimezone(UTC)
+        found["seen_at"] = found["seen_at"].astimezone(UTC)
+        return SavedStatus(**found)
+
+    def contents(self) -> dict[str, list[tuple[Any, ...]]]:
+        found = {}
+        with self.datastore.transaction(commit=False) as cursor:
+            for suffix in self.view_tables:
+                cursor.execute(SQL("SELECT * FROM {0}").format(self.table(suffix)))
+                found[suffix] = _canonical([tuple(r.values()) for r in cursor.fetchall()])
+        return found
+
     def close(self) -> None:
         self.datastore.close()
+
+
+def _instant_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def _canonical(rows: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
+    """Rows in an order that does not depend on how the store returned them."""
+    return sorted(rows, key=lambda row: [(value is None, type(value).__name__, str(value)) for value in row])
 
 
 def sqlite_view_path(ledger_dbname: str, name: str) -> str:

@@ -1,0 +1,98 @@
+"""The composition root of the HTTP API: settings → ledger, keys, idempotency → routers.
+
+``create_app(settings)`` builds everything; the process opens the ledger once, at startup (the
+library has no async API, so the routes that call it are plain ``def`` and run in the thread
+pool). ``app_from_env`` is the factory ``tiexin serve`` hands uvicorn: each worker calls it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from api.deps import Services
+from api.idempotency import IdempotencyStore
+from api.keys import KeyStore
+from api.problems import PROBLEM, Guard, install_handlers
+from api.routers import budgets, claims, elders, evaluations, health, pairings, policies, visits, volunteers
+from api.service import open_api_ledger
+from api.settings import ApiSettings
+from api.tables import open_tables
+
+ROUTERS = (elders, volunteers, pairings, visits, evaluations, budgets, claims, policies, health)
+DESCRIPTION = """\
+The service-record ledger of the caring sons and daughters programme (贴心儿女).
+
+Every write is a `POST` answering `{id, version, position}`. Authenticate with
+`Authorization: Bearer <key>` (keys are made with `tiexin keys create`); send an
+`Idempotency-Key` to make a `POST` safe to repeat, and `If-Match` with the `ETag` you read to
+write only if the record has not moved on. Money is integer fen; date-times carry a timezone.
+Errors are `application/problem+json` (RFC 9457).
+"""
+
+
+def open_services(settings: ApiSettings) -> Services:
+    ledger = open_api_ledger(settings)
+    try:
+        tables = open_tables(settings.database_url)
+    except BaseException:
+        ledger.close()
+        raise
+    idempotency = IdempotencyStore(tables, wait=settings.idempotency_wait, lease=settings.idempotency_lease)
+    services = Services(settings, ledger, KeyStore(tables, cache_ttl=settings.auth_cache_ttl), idempotency)
+    try:
+        idempotency.purge(older_than=settings.idempotency_retention)
+    except BaseException:
+        services.close()
+        raise
+    return services
+
+
+def create_app(settings: ApiSettings) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = open_services(settings)
+        try:
+            yield
+        finally:
+            app.state.services.close()
+
+    app = FastAPI(
+        title="tiexin",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        responses={},
+    )
+    for module in ROUTERS:
+        app.include_router(module.router)
+    install_handlers(app)
+    app.add_middleware(Guard, max_body_bytes=settings.max_body_bytes)
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The factory uvicorn calls in each worker (``tiexin serve``)."""
+    return create_app(ApiSettings.from_env())
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated schema, with errors documented as ``application/problem+json``."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    for path in schema.get("paths", {}).values():
+        for operation in path.values():
+            for code, response in operation.get("responses", {}).items():
+                content = response.get("content", {})
+                if code.isdigit() and int(code) >= 400 and "application/json" in content:
+                    response["content"] = {PROBLEM: content.pop("application/json")}
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schema.get("components", {}).get("schemas", {}).pop(unused, None)
+    app.openapi_schema = schema
+    return schema

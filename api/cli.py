@@ -1,0 +1,137 @@
+"""``tiexin keys …`` and ``tiexin serve``: mounted on the ``tiexin`` command by :mod:`ledger.cli`.
+
+Kept light: FastAPI and uvicorn are imported only when ``serve`` runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated
+from uuid import UUID
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ledger.errors import TiexinError
+from ledger.settings import database_url, redact, store_env
+
+keys_app = typer.Typer(help="API keys: create (printed once, stored hashed), list, revoke.", no_args_is_help=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    try:
+        yield
+    except TiexinError as error:
+        errors.print(f"[red]error:[/red] {error.reason}", highlight=False)
+        sys.exit(1)
+
+
+@keys_app.command("create")
+def create_key(
+    role: Annotated[str, typer.Option(help="coordinator, volunteer, evaluator, finance, auditor or admin.")],
+    name: Annotated[str, typer.Option(help="A name for the key's holder, unique for good (e.g. coord-wang).")],
+    volunteer: Annotated[str | None, typer.Option(help="The volunteer's id (volunteer keys only).")] = None,
+) -> None:
+    """Make a key and print it, and only it, once: it is stored only as a hash."""
+    from api.keys import KeyStore
+    from api.tables import open_tables
+    from ledger.errors import InvalidInput
+
+    with one_line_errors():
+        volunteer_id = None
+        if volunteer is not None:
+            try:
+                volunteer_id = UUID(volunteer)
+            except ValueError:
+                raise InvalidInput("volunteer", f"{volunteer!r} is not a volunteer id") from None
+            check_volunteer_exists(volunteer_id)
+        tables = open_tables(database_url())
+        try:
+            token, info = KeyStore(tables).create(role=role, name=name, volunteer_id=volunteer_id)
+        finally:
+            tables.close()
+    errors.print(f"created key {info.id} ({info.name}, {info.role}); it is shown once, below", highlight=False)
+    print(token)
+
+
+def check_volunteer_exists(volunteer_id: UUID) -> None:
+    from api.service import load
+    from ledger.bootstrap import open_ledger
+    from ledger.volunteers import Volunteer
+
+    ledger = open_ledger()
+    try:
+        load(ledger, Volunteer, volunteer_id, "volunteer")
+    finally:
+        ledger.close()
+
+
+@keys_app.command("list")
+def list_keys() -> None:
+    """The keys: id, name, role, volunteer, created, revoked (never a key or its hash)."""
+    from api.keys import KeyStore
+    from api.tables import open_tables
+
+    with one_line_errors():
+        tables = open_tables(database_url())
+        try:
+            keys = KeyStore(tables).list_keys()
+        finally:
+            tables.close()
+    table = Table(title=f"API keys of {redact(database_url())}")
+    for column in ("id", "name", "role", "volunteer", "created", "revoked"):
+        table.add_column(column, no_wrap=True)
+    for key in keys:
+        table.add_row(key.id, key.name, key.role, str(key.volunteer_id or ""), key.created_at, key.revoked_at or "")
+    Console(width=max(console.width, 160)).print(table)
+
+
+@keys_app.command("revoke")
+def revoke_key(name_or_id: Annotated[str, typer.Argument(metavar="NAME|ID", help="The key's name or id.")]) -> None:
+    """Revoke a key: from now on (within a second on a running server) it is refused with 401."""
+    from api.keys import KeyStore
+    from api.tables import open_tables
+
+    with one_line_errors():
+        tables = open_tables(database_url())
+        try:
+            info = KeyStore(tables).revoke(name_or_id)
+        finally:
+            tables.close()
+    console.print(f"revoked key {info.id} ({info.name}, {info.role}) at {info.revoked_at}", highlight=False)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="The port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (PostgreSQL only; SQLite: 1).")] = 1,
+) -> None:
+    """Serve the HTTP API (v1) on the configured store; the docs are at /docs."""
+    import uvicorn
+
+    from api.app import open_services
+    from api.settings import ApiSettings
+
+    url = database_url()
+    with one_line_errors():
+        sqlite = store_env(url)["PERSISTENCE_MODULE"] == "eventsourcing.sqlite"
+        if sqlite and workers > 1:
+            raise TiexinError(
+                "SQLite serves from one worker: the file has one writer at a time, so more processes only queue "
+                "for its lock, and each would keep its own cache; use PostgreSQL for several workers"
+            )
+        open_services(ApiSettings(database_url=url)).close()  # fail here, in one line, if the store is unusable
+    base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+    console.print(
+        f"tiexin API on {base} ({workers} worker{'s' * (workers > 1)}), store {redact(url)}\n"
+        f"  docs: {base}/docs   OpenAPI: {base}/openapi.json   health: {base}/healthz\n"
+        "  keys: tiexin keys create --role ROLE --name NAME",
+        highlight=False,
+    )
+    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")

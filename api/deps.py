@@ -1,0 +1,250 @@
+"""What a route depends on: the services, the caller's key and role, and the context of a write.
+
+Routes declare their caller with one alias (``CoordinatorWrite``, ``VisitReader``…): the
+dependency authenticates the key (401), checks the role (403), reads the write headers
+(``Idempotency-Key``, ``If-Match``, ``X-Correlation-ID``; 400 when malformed) and hands the
+route a :class:`Write` whose ``run`` records the principal as the events' provenance, honours
+``If-Match`` and replays idempotent requests.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from contextlib import nullcontext
+from dataclasses import dataclass
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import Depends, Header, Request, Security
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.idempotency import Answer, IdempotencyStore, Keyed, fingerprint
+from api.keys import KeyStore, Principal
+from api.problems import CORRELATION_SCOPE_KEY, SANE_HEADER, BadRequest, Forbidden, Unauthorized
+from api.service import GuardedLedger, find_write
+from api.settings import ApiSettings
+from ledger.application import Written
+from ledger.common import Provenance
+from ledger.store import store_errors_translated
+
+
+@dataclass
+class Services:
+    """Everything the routes share, built once per process by :func:`api.app.create_app`."""
+
+    settings: ApiSettings
+    ledger: GuardedLedger
+    keys: KeyStore
+    idempotency: IdempotencyStore
+
+    def close(self) -> None:
+        self.ledger.close()
+        self.keys.tables.close()
+
+
+def services(request: Request) -> Services:
+    found: Services = request.app.state.services
+    return found
+
+
+bearer = HTTPBearer(auto_error=False, description="An API key made with `tiexin keys create`.")
+
+
+def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized("send an API key: `Authorization: Bearer <key>` (keys are made with `tiexin keys create`)")
+    principal = services(request).keys.authenticate(credentials.credentials)
+    if principal is None:
+        raise Unauthorized("the API key is unknown or has been revoked")
+    return principal
+
+
+Authenticated = Annotated[Principal, Depends(authenticate)]
+
+
+def check_role(principal: Principal, roles: tuple[str, ...]) -> None:
+    if principal.role not in roles:
+        raise Forbidden(
+            f"a {principal.role} key may not do this; it takes a key of role {' or '.join(roles)}",
+            role=principal.role,
+        )
+
+
+def check_own(principal: Principal, volunteer_id: UUID, what: str = "record") -> None:
+    """A volunteer's key reaches only that volunteer's records."""
+    if principal.role == "volunteer" and principal.volunteer_id != volunteer_id:
+        raise Forbidden(f"this volunteer's key reaches only their own records; the {what} is another volunteer's")
+
+
+# Reads ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Read:
+    services: Services
+    principal: Principal
+
+    @property
+    def ledger(self) -> GuardedLedger:
+        return self.services.ledger
+
+
+def reader(*roles: str) -> Callable[..., Read]:
+    def dependency(request: Request, principal: Authenticated) -> Read:
+        check_role(principal, roles)
+        return Read(services(request), principal)
+
+    return dependency
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+# Writes --------------------------------------------------------------------------------------
+
+_ETAG = re.compile(r'^\s*"(\d{1,18})"\s*$')
+
+
+@dataclass
+class Write:
+    services: Services
+    principal: Principal
+    provenance: Provenance
+    keyed: Keyed | None
+    if_match: int | None
+
+    @property
+    def ledger(self) -> GuardedLedger:
+        return self.services.ledger
+
+    def run(
+        self,
+        command: Callable[[Provenance], Written],
+        *,
+        created: bool = False,
+        target: UUID | None = None,
+        location: str | None = None,
+    ) -> JSONResponse:
+        """Run a command as this caller: 201 (``created``) or 200 with ``{id, version, position}``.
+
+        ``target`` is the record the path names, the one ``If-Match`` is about; ``location`` a
+        template (``/v1/elders/{id}``) for the new record's address.
+        """
+        if self.if_match is not None and target is None:
+            raise BadRequest("If-Match applies to a write on one existing record", field="If-Match")
+        job = _Job(self, command, 201 if created else 200, target, location)
+        if self.keyed is None:
+            answer, replayed = job.execute(), False
+        else:
+            answer, replayed = self.services.idempotency.run(self.keyed, job.status, job)
+        headers = {**answer.headers, **({"Idempotent-Replayed": "true"} if replayed else {})}
+        return JSONResponse(answer.body, status_code=answer.status, headers=headers)
+
+
+@dataclass
+class _Job:
+    write: Write
+    command: Callable[[Provenance], Written]
+    status: int
+    target: UUID | None
+    location: str | None
+
+    def execute(self) -> Answer:
+        ledger = self.write.ledger
+        guard = ledger.expecting(self.target, self.write.if_match) if self.target else nullcontext()
+        with guard:
+            written = self.command(self.write.provenance)
+        return self._answer(written, self.status)
+
+    def log_position(self) -> int:
+        with store_errors_translated("the event store"):
+            return self.write.ledger.recorder.max_notification_id() or 0
+
+    def recover(self, since: int, status: int) -> Answer | None:
+        keyed = self.write.keyed
+        assert keyed is not None
+        written = find_write(self.write.ledger, since=since, principal_id=keyed.principal_id, key=keyed.key)
+        return None if written is None else self._answer(written, status)
+
+    def _answer(self, written: Written, status: int) -> Answer:
+        if written.position is None:
+            raise RuntimeError("a write outside a batch always has a log position")
+        headers = {"ETag": etag(written.version)}
+        if self.location and status == 201:
+            headers["Location"] = self.location.format(id=written.id)
+        return Answer(
+            status, {"id": str(written.id), "version": written.version, "position": written.position}, headers
+        )
+
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="Any unique text (1–200 visible ASCII characters, e.g. a UUID). Repeating a request with "
+        "the same key and body returns the first answer and writes nothing; the same key with another body is 409.",
+    ),
+]
+IfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match", description='The record\'s ETag (its version, e.g. "3") as last read; 412 if it moved on.'
+    ),
+]
+CorrelationHeader = Annotated[
+    str | None,
+    Header(alias="X-Correlation-ID", description="Recorded on the events this request writes, and echoed back."),
+]
+
+
+def writer(*roles: str) -> Callable[..., Awaitable[Write]]:
+    async def dependency(
+        request: Request,
+        principal: Authenticated,
+        idempotency_key: IdempotencyKeyHeader = None,
+        if_match: IfMatchHeader = None,
+        correlation_id: CorrelationHeader = None,
+    ) -> Write:
+        check_role(principal, roles)
+        keyed = None
+        if idempotency_key is not None:
+            if not SANE_HEADER.match(idempotency_key):
+                raise BadRequest("Idempotency-Key must be 1–200 visible ASCII characters", field="Idempotency-Key")
+            body = await request.body()
+            keyed = Keyed(
+                principal.key_id,
+                idempotency_key,
+                fingerprint(request.method, request.url.path, request.url.query, body),
+            )
+        sent_correlation = correlation_id if request.scope.get(CORRELATION_SCOPE_KEY) == correlation_id else None
+        provenance = Provenance(
+            principal_id=principal.key_id,
+            role=principal.role,
+            idempotency_key=idempotency_key,
+            correlation_id=sent_correlation,
+        )
+        return Write(services(request), principal, provenance, keyed, parse_if_match(if_match))
+
+    return dependency
+
+
+def parse_if_match(value: str | None) -> int | None:
+    """``"3"`` → 3; ``*`` or none → no condition; anything else is 400."""
+    if value is None or value.strip() == "*":
+        return None
+    match = _ETAG.match(value)
+    if not match:
+        raise BadRequest('If-Match must be one entity tag as given in ETag, such as "3"', field="If-Match")
+    return int(match.group(1))
+
+
+CoordinatorWrite = Annotated[Write, Depends(writer("coordinator"))]
+VolunteerWrite = Annotated[Write, Depends(writer("volunteer"))]
+EvaluatorWrite = Annotated[Write, Depends(writer("evaluator"))]
+FinanceWrite = Annotated[Write, Depends(writer("finance"))]
+AdminWrite = Annotated[Write, Depends(writer("admin"))]

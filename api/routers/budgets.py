@@ -1,0 +1,63 @@
+"""Budgets (财政预算): a county's fiscal year, appropriated and adjusted by finance."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api.deps import FinanceWrite
+from api.schemas import TARGETED_WRITE_ERRORS, WRITE_ERRORS, Fen, SignedFen, Text, WrittenOut, choice, examples
+from ledger.budgets import FIRST_YEAR, LAST_YEAR, LINES, budget_id
+
+router = APIRouter(prefix="/v1/budgets", tags=["budgets"])
+
+Year = Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR, description="the fiscal year", examples=[2026])]
+County = Annotated[Text | None, Field(description="the county's code; omitted: the home county")]
+
+
+class BudgetLinesIn(BaseModel):
+    transport: Fen
+    communication: Fen
+
+    model_config = examples({"transport": 12_000_000, "communication": 2_160_000})
+
+
+class AppropriationIn(BaseModel):
+    county: County = None
+    lines: BudgetLinesIn
+
+    model_config = examples({"lines": {"transport": 12_000_000, "communication": 2_160_000}})
+
+
+class AdjustmentIn(BaseModel):
+    county: County = None
+    line: Text = choice(LINES, "transport")
+    delta: SignedFen
+    reason: Text
+
+    model_config = examples({"line": "transport", "delta": 500_000, "reason": "县财政追加预算（涟财〔2026〕12号）"})
+
+
+@router.post("/{year}", status_code=201, response_model=WrittenOut, responses=WRITE_ERRORS)
+def appropriate(year: Year, body: AppropriationIn, write: FinanceWrite) -> JSONResponse:
+    """Appropriate a fiscal year's budget lines, once a year (finance)."""
+    county = body.county or write.services.settings.home_county
+    return write.run(
+        lambda by: write.ledger.appropriate_budget(county=county, year=year, lines=body.lines.model_dump(), by=by),
+        created=True,
+    )
+
+
+@router.post("/{year}/adjustments", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
+def adjust(year: Year, body: AdjustmentIn, write: FinanceWrite) -> JSONResponse:
+    """Raise or lower one line of a year's budget, with a reason (finance)."""
+    county = body.county or write.services.settings.home_county
+    return write.run(
+        lambda by: write.ledger.adjust_budget(
+            county=county, year=year, line=body.line, delta=body.delta, reason=body.reason, by=by
+        ),
+        target=budget_id(county, year),
+    )

@@ -1,0 +1,146 @@
+"""Elders (离休干部): register, relocate, record a departure; read one.
+
+Names, birth dates, addresses, phones and notes are personal data (PIPL): a coordinator and the
+volunteers actively paired with the elder read them; an auditor reads the record without them.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api.deps import CoordinatorWrite, Read, etag, reader
+from api.problems import Forbidden
+from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
+from api.service import load
+from ledger.elders import DEPARTURE_KINDS, SEXES, Elder
+from ledger.errors import NotFound
+from ledger.pairings import Caseload, caseload_id
+
+router = APIRouter(prefix="/v1/elders", tags=["elders"])
+
+
+class ElderIn(BaseModel):
+    county: Annotated[Text | None, Field(description="the county's code; omitted: the home county")] = None
+    name: Text
+    birth_date: Day
+    sex: Text = choice(SEXES, "male")
+    township: Text
+    address: Text
+    phone: Text
+    notes: Text = ""
+
+    model_config = examples(
+        {
+            "name": "王德明", "birth_date": "1931-04-12", "sex": "male", "township": "高沟镇",
+            "address": "高沟镇幸福路12号", "phone": "13805170000", "notes": "耳背，请大声说话",
+        }
+    )  # fmt: skip
+
+
+class RelocationIn(BaseModel):
+    township: Text
+    address: Text
+
+    model_config = examples({"township": "涟城镇", "address": "涟城镇安东路8号"})
+
+
+class DepartureIn(BaseModel):
+    kind: Text = choice(DEPARTURE_KINDS, "moved_away")
+    date: Day
+
+    model_config = examples({"kind": "moved_away", "date": "2026-02-20"})
+
+
+class ElderOut(BaseModel):
+    id: UUID
+    version: int
+    county: str
+    township: str
+    sex: str
+    status: str = choice(("active", "departed"))
+    departed_on: dt.date | None
+    departure_kind: str | None
+    personal: Annotated[bool, Field(description="false: the personal fields are withheld from this key's role")]
+    name: str | None
+    birth_date: dt.date | None
+    address: str | None
+    phone: str | None
+    notes: str | None
+
+    model_config = examples(
+        {
+            "id": "0b0e6f0a-7a43-4b9e-9a53-3f1b0d2c1e11", "version": 1, "county": "lianshui", "township": "高沟镇",
+            "sex": "male", "status": "active", "departed_on": None, "departure_kind": None, "personal": True,
+            "name": "王德明", "birth_date": "1931-04-12", "address": "高沟镇幸福路12号", "phone": "13805170000",
+            "notes": "",
+        }
+    )  # fmt: skip
+
+
+@router.post("", status_code=201, response_model=WrittenOut, responses=WRITE_ERRORS)
+def register(body: ElderIn, write: CoordinatorWrite) -> JSONResponse:
+    """Register an elder (coordinator)."""
+    county = body.county or write.services.settings.home_county
+    fields = body.model_dump(exclude={"county"})
+    return write.run(
+        lambda by: write.ledger.register_elder(county=county, by=by, **fields),
+        created=True,
+        location="/v1/elders/{id}",
+    )
+
+
+@router.post("/{elder_id}/relocation", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
+def relocate(elder_id: UUID, body: RelocationIn, write: CoordinatorWrite) -> JSONResponse:
+    """Record that an elder moved within the county (coordinator)."""
+    return write.run(
+        lambda by: write.ledger.relocate_elder(elder_id, township=body.township, address=body.address, by=by),
+        target=elder_id,
+    )
+
+
+@router.post("/{elder_id}/departure", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
+def depart(elder_id: UUID, body: DepartureIn, write: CoordinatorWrite) -> JSONResponse:
+    """Record that an elder died, withdrew or moved away (coordinator)."""
+    return write.run(
+        lambda by: write.ledger.record_departure(elder_id, kind=body.kind, on=body.date, by=by), target=elder_id
+    )
+
+
+ElderReader = Annotated[Read, Depends(reader("coordinator", "auditor", "volunteer"))]
+
+
+@router.get("/{elder_id}", response_model=ElderOut, responses=READ_ERRORS)
+def read(elder_id: UUID, read: ElderReader, response: Response) -> ElderOut:
+    """One elder as the ledger has it now (coordinator; auditor without personal fields; a paired volunteer)."""
+    if read.principal.role == "volunteer":
+        _check_paired(read, elder_id)
+    elder = load(read.ledger, Elder, elder_id, "elder")
+    response.headers["ETag"] = etag(elder.version)
+    personal = read.principal.role != "auditor"
+    return ElderOut(
+        id=elder.id, version=elder.version, county=elder.county, township=elder.township, sex=elder.sex,
+        status="departed" if elder.departed_on else "active", departed_on=elder.departed_on,
+        departure_kind=elder.departure_kind, personal=personal,
+        name=elder.name if personal else None, birth_date=elder.birth_date if personal else None,
+        address=elder.address if personal else None, phone=elder.phone if personal else None,
+        notes=elder.notes if personal else None,
+    )  # fmt: skip
+
+
+def _check_paired(read: Read, elder_id: UUID) -> None:
+    """A volunteer reads an elder only while actively paired with them."""
+    volunteer_id = read.principal.volunteer_id
+    caseload = None
+    if volunteer_id is not None:
+        try:
+            caseload = load(read.ledger, Caseload, caseload_id(volunteer_id), "caseload")
+        except NotFound:
+            caseload = None
+    if caseload is None or str(elder_id) not in caseload.active.values():
+        raise Forbidden("a volunteer's key reads only the elders the volunteer is actively paired with")

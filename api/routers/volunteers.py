@@ -1,0 +1,134 @@
+"""Volunteers (贴心儿女): recruit, record training, suspend, reinstate, retire; read one.
+
+A volunteer's phone is personal: the coordinator and the volunteer themself read it.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from api.deps import CoordinatorWrite, Read, check_own, etag, reader
+from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
+from api.service import load
+from ledger.volunteers import ACTIVE, MAX_COURSE_HOURS, PROFESSIONS, RETIRED, SUSPENDED, Volunteer
+
+router = APIRouter(prefix="/v1/volunteers", tags=["volunteers"])
+
+
+class VolunteerIn(BaseModel):
+    county: Annotated[Text | None, Field(description="the county's code; omitted: the home county")] = None
+    name: Text
+    unit: Text
+    profession: Text = choice(PROFESSIONS, "nurse")
+    phone: Text
+    township: Text
+
+    model_config = examples(
+        {"name": "李芳", "unit": "涟水县人民医院", "profession": "nurse", "phone": "13905170000", "township": "高沟镇"}
+    )
+
+
+class TrainingIn(BaseModel):
+    course: Text
+    hours: Annotated[Decimal, Field(gt=0, le=MAX_COURSE_HOURS, max_digits=6, decimal_places=2)]
+    date: Day
+
+    model_config = examples({"course": "老年人慢病管理", "hours": "4.5", "date": "2026-02-14"})
+
+
+class ReasonIn(BaseModel):
+    reason: Text
+
+    model_config = examples({"reason": "长期外出进修"})
+
+
+class VolunteerOut(BaseModel):
+    id: UUID
+    version: int
+    county: str
+    name: str
+    unit: str
+    profession: str
+    township: str
+    status: str = choice((ACTIVE, SUSPENDED, RETIRED))
+    training_hours: Annotated[dict[str, Decimal], Field(description="hours of training completed, by year")]
+    phone: Annotated[str | None, Field(description="withheld (null) from keys that do not need it")]
+
+    model_config = examples(
+        {
+            "id": "5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a", "version": 3, "county": "lianshui", "name": "李芳",
+            "unit": "涟水县人民医院", "profession": "nurse", "township": "高沟镇", "status": "active",
+            "training_hours": {"2026": "4.5"}, "phone": "13905170000",
+        }
+    )  # fmt: skip
+
+
+@router.post("", status_code=201, response_model=WrittenOut, responses=WRITE_ERRORS)
+def recruit(body: VolunteerIn, write: CoordinatorWrite) -> JSONResponse:
+    """Recruit a volunteer (coordinator)."""
+    county = body.county or write.services.settings.home_county
+    fields = body.model_dump(exclude={"county"})
+    return write.run(
+        lambda by: write.ledger.recruit_volunteer(county=county, by=by, **fields),
+        created=True,
+        location="/v1/volunteers/{id}",
+    )
+
+
+@router.post("/{volunteer_id}/trainings", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
+def record_training(volunteer_id: UUID, body: TrainingIn, write: CoordinatorWrite) -> JSONResponse:
+    """Record a training course the volunteer completed (coordinator)."""
+    return write.run(
+        lambda by: write.ledger.record_training(
+            volunteer_id, course=body.course, hours=body.hours, on=body.date, by=by
+        ),
+        target=volunteer_id,
+    )
+
+
+@router.post("/{volunteer_id}/suspension", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
+def suspend(volunteer_id: UUID, body: ReasonIn, write: CoordinatorWrite) -> JSONResponse:
+    """Suspend an active volunteer (coordinator)."""
+    return write.run(
+        lambda by: write.ledger.suspend_volunteer(volunteer_id, reason=body.reason, by=by), target=volunteer_id
+    )
+
+
+@router.post("/{volunteer_id}/reinstatement", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
+def reinstate(volunteer_id: UUID, body: ReasonIn, write: CoordinatorWrite) -> JSONResponse:
+    """Reinstate a suspended volunteer (coordinator)."""
+    return write.run(
+        lambda by: write.ledger.reinstate_volunteer(volunteer_id, reason=body.reason, by=by), target=volunteer_id
+    )
+
+
+@router.post("/{volunteer_id}/retirement", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
+def retire(volunteer_id: UUID, body: ReasonIn, write: CoordinatorWrite) -> JSONResponse:
+    """Retire a volunteer for good (coordinator)."""
+    return write.run(
+        lambda by: write.ledger.retire_volunteer(volunteer_id, reason=body.reason, by=by), target=volunteer_id
+    )
+
+
+VolunteerReader = Annotated[Read, Depends(reader("coordinator", "auditor", "evaluator", "finance", "volunteer"))]
+
+
+@router.get("/{volunteer_id}", response_model=VolunteerOut, responses=READ_ERRORS)
+def read(volunteer_id: UUID, read: VolunteerReader, response: Response) -> VolunteerOut:
+    """One volunteer as the ledger has it now (a volunteer's key reads only its own)."""
+    check_own(read.principal, volunteer_id, "volunteer")
+    volunteer = load(read.ledger, Volunteer, volunteer_id, "volunteer")
+    response.headers["ETag"] = etag(volunteer.version)
+    personal = read.principal.role in ("coordinator", "volunteer")
+    return VolunteerOut(
+        id=volunteer.id, version=volunteer.version, county=volunteer.county, name=volunteer.name,
+        unit=volunteer.unit, profession=volunteer.profession, township=volunteer.township, status=volunteer.status,
+        training_hours={str(year): hours for year, hours in volunteer.training_hours.items()},
+        phone=volunteer.phone if personal else None,
+    )  # fmt: skip

@@ -1,0 +1,151 @@
+"""``tiexin projections …``: the read models' status, rebuilds, and running them in the foreground.
+
+The store is TIEXIN_DATABASE_URL (:func:`ledger.settings.database_url`). Errors end a command with
+one line on stderr and exit status 1, as the rest of ``tiexin`` does. The heavy imports happen
+inside the commands, so mounting this app costs the other commands nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ledger.errors import TiexinError
+from ledger.settings import database_url, redact
+
+if TYPE_CHECKING:
+    from eventsourcing.application import Application
+
+    from projections.service import ProjectionStatus
+
+projections_app = typer.Typer(
+    help="The read models: their status, rebuilding them, running them.", no_args_is_help=True
+)
+console = Console()
+errors = Console(stderr=True, soft_wrap=True)
+
+Names = Annotated[list[str] | None, typer.Argument(help="Read models (default: all).", show_default=False)]
+PageSize = Annotated[int, typer.Option(min=1, help="Events applied per view transaction.")]
+
+
+@contextmanager
+def one_line_errors() -> Iterator[None]:
+    """As :func:`ledger.cli.one_line_errors`: our errors end the command with one line, status 1."""
+    try:
+        yield
+    except TiexinError as error:
+        errors.print(f"[red]error:[/red] {error.reason}", highlight=False)
+        sys.exit(1)
+
+
+STATE_STYLE = {"caught_up": "green", "running": "cyan", "retrying": "yellow", "stopped": "bold red"}
+
+
+@projections_app.command()
+def status() -> None:
+    """Each read model's position, lag behind the ledger, and state (with the reason when not well)."""
+    from projections.service import read_status
+
+    with one_line_errors():
+        rows = read_status(database_url())
+    console.print(status_table(rows))
+
+
+def status_table(rows: list[ProjectionStatus]) -> Table:
+    table = Table(title=f"Read models of {redact(database_url())}")
+    for column, justify in (("name", "left"), ("position", "right"), ("lag", "right"), ("state", "left")):
+        table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    table.add_column("reason", overflow="fold")
+    for row in rows:
+        style = STATE_STYLE.get(row.state, "dim")
+        table.add_row(
+            row.name,
+            "–" if row.position is None else f"{row.position:,}",
+            "–" if row.lag is None else f"{row.lag:,}",
+            f"[{style}]{row.state}[/{style}]",
+            row.reason or "",
+        )
+    return table
+
+
+@projections_app.command()
+def rebuild(names: Names = None, page_size: PageSize = 500) -> None:
+    """Empty read models and apply the whole log again, with a progress bar; prints events/s of each."""
+    from projections import registry
+    from projections.service import open_log
+
+    url = database_url()
+    with one_line_errors():
+        chosen = registry.check(names) if names else registry.available()
+        log = open_log(url)
+        try:
+            failed = [name for name in chosen if not rebuild_one(log, url, name, page_size)]
+        finally:
+            log.close()
+    if failed:
+        sys.exit(1)
+
+
+def rebuild_one(log: Application[Any], url: str, name: str, page_size: int) -> bool:
+    """Rebuild one read model; False (after saying why) if it stopped on an event."""
+    from ledger.store import store_errors_translated
+    from projections.runner import Runner
+    from projections.service import open_projections
+
+    [projection] = open_projections(url, [name]).values()
+    runner = Runner(log, projection, page_size=page_size)
+    columns = (TextColumn(name), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        with Progress(*columns, console=errors, transient=True) as progress:
+            task = progress.add_task(name, total=None)
+            runner.on_page = lambda done, total: progress.update(task, completed=done, total=total)
+            started = time.perf_counter()
+            with store_errors_translated(f"the store at {redact(url)}"):
+                applied = runner.rebuild()
+            seconds = time.perf_counter() - started
+        runner.shutdown()
+    finally:
+        projection.paged_view.close()
+    if runner.state.status == "stopped":
+        errors.print(f"[red]error:[/red] {name} stopped: {runner.state.reason}", highlight=False)
+        return False
+    rate = applied / seconds if seconds > 0 else float("inf")
+    console.print(
+        f"{name}: {applied:,} events applied (log to position {runner.position:,}) in {seconds:.2f} s: "
+        f"{rate:,.0f} events/s"
+    )
+    return True
+
+
+@projections_app.command()
+def run(
+    names: Names = None,
+    poll_interval: Annotated[
+        float | None, typer.Option(min=0.01, help="Seconds between polls (default 0.2 on SQLite, 5 on PostgreSQL).")
+    ] = None,
+    page_size: PageSize = 500,
+    listen: Annotated[bool, typer.Option(help="Wake on PostgreSQL's LISTEN/NOTIFY (polling goes on anyway).")] = True,
+) -> None:
+    """Keep read models caught up with the ledger, in the foreground, until Ctrl-C or SIGTERM."""
+    from projections.service import ProjectionService
+
+    url = database_url()
+    with one_line_errors():
+        service = ProjectionService(url, names, poll_interval=poll_interval, page_size=page_size, listen=listen)
+    how = "LISTEN/NOTIFY and polling" if service.listener else "polling"
+    service.run_until_signalled(
+        started=lambda: errors.print(
+            f"running {', '.join(service.runners)} on {redact(url)} ({how} every {service.poll_interval:g} s); "
+            "Ctrl-C to stop",
+            highlight=False,
+        )
+    )
+    errors.print("stopped", highlight=False)
