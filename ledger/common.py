@@ -7,6 +7,7 @@ here). When the service itself happened is a separate field of the events that n
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -21,6 +22,8 @@ COUNTY_TZ = ZoneInfo("Asia/Shanghai")
 
 ID_NAMESPACE = uuid5(NAMESPACE_URL, "https://tiexin.example/ids")
 ROLES = ("coordinator", "volunteer", "evaluator", "finance", "auditor", "admin", "system")
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2200
+"""The range of date-times the ledger accepts: far beyond the programme, short of overflow."""
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -58,12 +61,15 @@ def stable_id(*parts: object) -> UUID:
     Guards (a claimed visit, a volunteer's caseload, a budget year) use it, so two racing
     commands that would both create one collide in the store instead of both succeeding.
     """
-    return uuid5(ID_NAMESPACE, "/".join(str(p) for p in parts))
+    name = "/".join(str(p) for p in parts).encode("utf-8", "surrogatepass")
+    return UUID(bytes=hashlib.sha1(ID_NAMESPACE.bytes + name, usedforsecurity=False).digest()[:16], version=5)
 
 
 def require_aware(field: str, moment: datetime) -> datetime:
-    if not isinstance(moment, datetime) or moment.tzinfo is None:
+    if not isinstance(moment, datetime) or moment.tzinfo is None or moment.utcoffset() is None:
         raise InvalidInput(field, "must be a timezone-aware date-time")
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise InvalidInput(field, f"must fall in the years {EARLIEST_YEAR} to {LATEST_YEAR}")
     return moment
 
 
@@ -99,6 +105,8 @@ def require_text(field: str, value: object, *, max_length: int = 200, optional: 
         return ""
     if not isinstance(value, str) or not value.strip():
         raise InvalidInput(field, "must be a non-empty text")
+    if "\x00" in value or any("\ud800" <= c <= "\udfff" for c in value):
+        raise InvalidInput(field, "must be text without NUL or unpaired surrogate characters")
     if len(value) > max_length:
         raise InvalidInput(field, f"must be at most {max_length} characters")
     return value.strip()
