@@ -1,0 +1,327 @@
+"""The subsidy audit's anomaly rules A01–A10, as pure functions of what the audit knows.
+
+The audit keeps, per entity, only what the rules and the claim trails need (the ``*State``
+rows below, with the log position of every event they came from) and decides each rule from
+the *current* state of the entities involved. So an anomaly appears and disappears as later
+events arrive (a pairing ended retroactively, a claim rejected or reversed), and a view rebuilt
+from position 0 flags exactly what one kept up live does.
+
+Rules that a command already forbids (A02, A07, A09, and parts of the others) are still checked
+here: the audit does not trust the write side. The semantics, chosen to match the demo's planted
+irregularities and the independent audit in ``tests/integration/test_demo.py``:
+
+- visit rules (A03 A04 A05 A06 A10) skip voided visits; a visit's day is its county date
+  (Asia/Shanghai) of ``started_at``;
+- A01: a *live, unpaid* claim (submitted or approved) holds a visit that is not confirmed;
+- A02: a visit is held by more than one live claim (submitted, approved or paid);
+- A03: the visit's day is before its pairing began or after it ended (or the pairing is unknown);
+- A04: the visit's day is after the elder's departure date;
+- A05: two visits of one volunteer overlap in time (touching end to start is no overlap);
+- A06: a visit lasts under 5 minutes or over 8 hours;
+- A07: a claim was approved by the principal who submitted it;
+- A08: a *paid* claim holds a visit that is now voided or disputed (a reversal ends it);
+- A09: a budget line has more committed than appropriated;
+- A10: a visit was recorded (its Recorded event's timestamp) more than 30 × 24 hours after it
+  started.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from uuid import UUID
+
+from ledger.common import county_date
+
+SHORTEST = timedelta(minutes=5)
+LONGEST = timedelta(hours=8)
+LATE = timedelta(days=30)
+
+SUBMITTED, APPROVED, REJECTED, PAID, REVERSED = "submitted", "approved", "rejected", "paid", "reversed"
+LIVE = (SUBMITTED, APPROVED, PAID)
+UNPAID = (SUBMITTED, APPROVED)
+RECORDED, CONFIRMED, DISPUTED, VOIDED = "recorded", "confirmed", "disputed", "voided"
+UNDONE = (VOIDED, DISPUTED)
+UNKNOWN = "unknown"
+"""The status of a visit a claim names but the log never recorded."""
+
+RULES = {
+    "A01": "visit claimed but not confirmed",
+    "A02": "visit claimed twice",
+    "A03": "visit with no active pairing at its time",
+    "A04": "visit after the elder departed",
+    "A05": "overlapping visits by one volunteer",
+    "A06": "visit under 5 minutes or over 8 hours",
+    "A07": "claim approved by its submitter",
+    "A08": "paid claim whose visit was later voided or disputed and not reversed",
+    "A09": "budget line over-committed",
+    "A10": "visit recorded more than 30 days after it happened",
+}
+VISIT_CODES = ("A03", "A04", "A06", "A10")
+"""Rules of one visit with its pairing and elder."""
+ITEM_CODES = ("A01", "A02", "A08")
+"""Rules of one claimed visit with the claims that hold it."""
+
+
+@dataclass
+class VisitState:
+    visit_id: UUID
+    pairing_id: UUID
+    volunteer_id: UUID
+    elder_id: UUID
+    kind: str
+    started_at: datetime
+    ended_at: datetime
+    recorded_at: datetime
+    status: str
+    recorded_pos: int
+    status_pos: int
+    """The position of the event that gave the visit its status (Recorded at first)."""
+    amended_pos: int | None = None
+    """The position of its last amendment, if any."""
+
+    @property
+    def day(self) -> date:
+        return county_date(self.started_at)
+
+    @property
+    def positions(self) -> tuple[int, ...]:
+        """The events its times come from."""
+        return (self.recorded_pos,) if self.amended_pos is None else (self.recorded_pos, self.amended_pos)
+
+
+@dataclass
+class PairingState:
+    pairing_id: UUID
+    volunteer_id: UUID
+    elder_id: UUID
+    from_date: date
+    ended_on: date | None
+    formed_pos: int
+    ended_pos: int | None = None
+
+    @property
+    def positions(self) -> tuple[int, ...]:
+        return (self.formed_pos,) if self.ended_pos is None else (self.formed_pos, self.ended_pos)
+
+
+@dataclass
+class DepartureState:
+    elder_id: UUID
+    departed_on: date
+    kind: str
+    position: int
+
+
+@dataclass
+class ClaimState:
+    claim_id: UUID
+    volunteer_id: UUID
+    county: str
+    month: str
+    submitted_by: str
+    status: str
+    approved_by: str | None
+    transport_fen: int
+    communication_fen: int
+    policy_version: int
+    submitted_pos: int
+    status_pos: int
+    approved_pos: int | None = None
+    paid_pos: int | None = None
+
+    @property
+    def year(self) -> int:
+        return int(self.month[:4])
+
+    @property
+    def total_fen(self) -> int:
+        return self.transport_fen + self.communication_fen
+
+
+@dataclass
+class ItemState:
+    """One visit a claim lists, with the transport it claims for it."""
+
+    claim_id: UUID
+    visit_id: UUID
+    seq: int
+    transport_fen: int
+
+
+@dataclass
+class LineState:
+    """A budget year's line: appropriated (Appropriated + Adjusted), committed (Committed −
+    Released) and paid (the line's amounts of claims paid and not reversed)."""
+
+    budget_id: UUID
+    line: str
+    county: str
+    year: int
+    appropriated: int
+    committed: int
+    paid: int
+    position: int
+    """The last event that changed the line."""
+
+    @property
+    def available(self) -> int:
+        return self.appropriated - self.committed
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """One breach of a rule: the entities it is about, the events it rests on, in one line."""
+
+    code: str
+    subject: str
+    """The entity the rule is checked for (a visit; a claim for A07; a budget for A09)."""
+    other: str
+    """The second entity of a pair (A01/A08 the claim, A05 the later visit, A09 the line), or ''."""
+    ids: tuple[UUID, ...]
+    positions: tuple[int, ...]
+    description: str
+
+    @property
+    def position(self) -> int:
+        """The latest event the anomaly rests on."""
+        return max(self.positions, default=0)
+
+    @property
+    def rule(self) -> str:
+        return RULES[self.code]
+
+
+# Rules of one visit ------------------------------------------------------------------------
+
+
+def visit_anomalies(visit: VisitState, pairing: PairingState | None, departure: DepartureState | None) -> list[Anomaly]:
+    """A03, A04, A06 and A10 of one visit (none for a voided visit)."""
+    if visit.status == VOIDED:
+        return []
+    found = [
+        no_active_pairing(visit, pairing),
+        after_departure(visit, departure),
+        odd_duration(visit),
+        late_record(visit),
+    ]
+    return [a for a in found if a is not None]
+
+
+def no_active_pairing(visit: VisitState, pairing: PairingState | None) -> Anomaly | None:
+    day = visit.day
+    if pairing is None:
+        why = f"visit on {day} under pairing {visit.pairing_id}, which the log never formed"
+        positions = visit.positions
+    elif day < pairing.from_date:
+        why = f"visit on {day} before its pairing began on {pairing.from_date}"
+        positions = visit.positions + pairing.positions
+    elif pairing.ended_on is not None and day > pairing.ended_on:
+        why = f"visit on {day} after its pairing ended as of {pairing.ended_on}"
+        positions = visit.positions + pairing.positions
+    else:
+        return None
+    return Anomaly("A03", str(visit.visit_id), "", (visit.visit_id, visit.pairing_id), positions, why)
+
+
+def after_departure(visit: VisitState, departure: DepartureState | None) -> Anomaly | None:
+    if departure is None or visit.day <= departure.departed_on:
+        return None
+    why = f"visit on {visit.day} to elder {visit.elder_id}, who departed ({departure.kind}) on {departure.departed_on}"
+    return Anomaly("A04", str(visit.visit_id), "", (visit.visit_id,), (*visit.positions, departure.position), why)
+
+
+def odd_duration(visit: VisitState) -> Anomaly | None:
+    lasted = visit.ended_at - visit.started_at
+    if SHORTEST <= lasted <= LONGEST:
+        return None
+    why = f"visit on {visit.day} lasted {spoken(lasted)}"
+    return Anomaly("A06", str(visit.visit_id), "", (visit.visit_id,), visit.positions, why)
+
+
+def late_record(visit: VisitState) -> Anomaly | None:
+    late = visit.recorded_at - visit.started_at
+    if late <= LATE:
+        return None
+    why = f"visit of {visit.day} recorded {late.days} days after it happened, on {county_date(visit.recorded_at)}"
+    return Anomaly("A10", str(visit.visit_id), "", (visit.visit_id,), visit.positions, why)
+
+
+def overlap(one: VisitState, two: VisitState) -> Anomaly | None:
+    """A05 for two visits of one volunteer, keyed by the earlier one (by start, then id)."""
+    if one.visit_id == two.visit_id or one.volunteer_id != two.volunteer_id or VOIDED in (one.status, two.status):
+        return None
+    if not (one.started_at < two.ended_at and two.started_at < one.ended_at):
+        return None
+    first, second = sorted((one, two), key=lambda v: (v.started_at, str(v.visit_id)))
+    shared = min(first.ended_at, second.ended_at) - second.started_at
+    why = f"two visits by volunteer {first.volunteer_id} on {first.day} overlap by {spoken(shared)}"
+    return Anomaly(
+        "A05",
+        str(first.visit_id),
+        str(second.visit_id),
+        (first.visit_id, second.visit_id),
+        (*first.positions, *second.positions),
+        why,
+    )
+
+
+# Rules of claims -----------------------------------------------------------------------------
+
+
+def item_anomaly(claim: ClaimState, visit_id: UUID, status: str, seen: int | None) -> Anomaly | None:
+    """A01 or A08 of one visit a claim holds, given the visit's status and the event that set it."""
+    positions = () if seen is None else (seen,)
+    if claim.status == PAID and status in UNDONE:
+        why = f"claim {claim.claim_id} was paid, and its visit {visit_id} is now {status}; the claim was not reversed"
+        return Anomaly(
+            "A08", str(visit_id), str(claim.claim_id), (visit_id, claim.claim_id),
+            (claim.paid_pos or claim.status_pos, *positions), why,
+        )  # fmt: skip
+    if claim.status in UNPAID and status != CONFIRMED:
+        why = f"claim {claim.claim_id}, not yet paid, holds visit {visit_id}, which is {status}, not confirmed"
+        return Anomaly(
+            "A01", str(visit_id), str(claim.claim_id), (visit_id, claim.claim_id), (claim.submitted_pos, *positions),
+            why,
+        )  # fmt: skip
+    return None
+
+
+def double_claim(visit_id: UUID, holders: list[ClaimState]) -> Anomaly | None:
+    """A02: the live claims that hold one visit, if more than one."""
+    live = sorted((c for c in holders if c.status in LIVE), key=lambda c: c.submitted_pos)
+    if len(live) < 2:
+        return None
+    why = f"visit {visit_id} is held by {len(live)} live claims"
+    ids = (visit_id, *(c.claim_id for c in live))
+    return Anomaly("A02", str(visit_id), "", ids, tuple(c.submitted_pos for c in live), why)
+
+
+def self_approval(claim: ClaimState) -> Anomaly | None:
+    """A07: approved by the principal who submitted it (whatever became of it since)."""
+    if claim.approved_by is None or claim.approved_by != claim.submitted_by:
+        return None
+    why = f"claim {claim.claim_id} of {claim.month} was approved by its own submitter {claim.submitted_by}"
+    positions = (claim.submitted_pos, claim.approved_pos or claim.status_pos)
+    return Anomaly("A07", str(claim.claim_id), "", (claim.claim_id,), positions, why)
+
+
+def over_commitment(line: LineState) -> Anomaly | None:
+    """A09: a line with more committed than appropriated."""
+    if line.committed <= line.appropriated:
+        return None
+    why = (
+        f"the {line.year} {line.line} line of {line.county} has {line.committed} fen committed "
+        f"against {line.appropriated} fen appropriated"
+    )
+    return Anomaly("A09", str(line.budget_id), line.line, (line.budget_id,), (line.position,), why)
+
+
+def spoken(span: timedelta) -> str:
+    """A span as people say it: '3 minutes', '9 hours', '2 hours 5 minutes'."""
+    minutes = int(span.total_seconds() // 60)
+    hours, rest = divmod(minutes, 60)
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    text = f"{hours} hour{'s' if hours != 1 else ''}"
+    return text if not rest else f"{text} {rest} minute{'s' if rest != 1 else ''}"
