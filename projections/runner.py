@@ -59,6 +59,8 @@ from projections.views import PagedView, SavedStatus, TrackingConflict, W
 log = logging.getLogger(__name__)
 
 DEFAULT_PAGE_SIZE = 500
+SCAN_WINDOW_PAGES = 20
+"""How many pages' worth of log positions one read may scan for a projection's topics."""
 DEFAULT_HEARTBEAT = 10.0
 """Seconds between a running runner's heartbeats in its status row."""
 
@@ -219,11 +221,14 @@ class Runner(Generic[W]):
         self._set("running", position=position, save=False)
         head = self._target()
         while position < head:
+            # A filtered read scans the log up to ``stop`` for matching topics; bounding the window
+            # keeps each page's scan short however long the log, so a rebuild stays linear.
+            stop = min(head, position + self.page_size * SCAN_WINDOW_PAGES)
             notifications = self.app.recorder.select_notifications(
-                start=position + 1, limit=self.page_size, stop=head, topics=self.projection.topics
+                start=position + 1, limit=self.page_size, stop=stop, topics=self.projection.topics
             )
-            # A short page reached the head as it was; filtered topics may leave a gap up to it.
-            end = head if len(notifications) < self.page_size else notifications[-1].id
+            # A short page reached the window's end; filtered topics may leave a gap up to it.
+            end = stop if len(notifications) < self.page_size else notifications[-1].id
             try:
                 self._apply_page(position, end, notifications)
             except TrackingConflict:

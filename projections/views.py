@@ -314,8 +314,8 @@ class PostgresView(PostgresTrackingRecorder, PagedView[W], ABC):
     def reset(self, application_name: str) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             cursor.execute(self._forget, (application_name,))
-            for suffix in self.view_tables:
-                cursor.execute(SQL("DELETE FROM {0}").format(self.table(suffix)))
+            for suffix in self.view_tables:  # TRUNCATE leaves no dead rows behind to slow the rebuild
+                cursor.execute(SQL("TRUNCATE {0}").format(self.table(suffix)))
 
     def save_status(self, application_name: str, status: SavedStatus) -> None:
         with self.datastore.transaction(commit=True) as cursor:

@@ -225,6 +225,17 @@ def test_a_projection_of_some_topics_still_tracks_up_to_the_head(ledger: Ledger,
     assert (runner.position, runner.lag) == (event_count(ledger), 0)
 
 
+def test_a_filtered_projection_crosses_gaps_longer_than_its_scan_window(ledger: Ledger, open_view: OpenView) -> None:
+    class VisitsOnly(HistoryProjection):
+        topics = ("tiexin.visit.Recorded",)
+
+    pairs = [make_pair(ledger, n) for n in range(1, 6)]  # 25 events with no visit among them
+    visit_at(ledger, pairs[0], FEB)
+    runner = Runner(ledger, VisitsOnly(open_view()), page_size=1)  # scans at most 20 positions a read
+    assert runner.run_once() == 1
+    assert (runner.position, runner.lag) == (event_count(ledger), 0)
+
+
 # Failures: stop and say which event; a crash leaves nothing ------------------------------------
 
 
