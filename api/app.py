@@ -17,13 +17,47 @@ from fastapi.openapi.utils import get_openapi
 from api.deps import Services
 from api.idempotency import IdempotencyStore
 from api.keys import KeyStore
+from api.metrics import install_metrics
 from api.problems import PROBLEM, Guard, install_handlers
-from api.routers import budgets, claims, elders, evaluations, health, pairings, policies, visits, volunteers
+from api.readside import open_read_side
+from api.routers import (
+    audit,
+    budgets,
+    claims,
+    elders,
+    evaluations,
+    events,
+    health,
+    history,
+    ops,
+    pairings,
+    policies,
+    roster,
+    scores,
+    visits,
+    volunteers,
+)
 from api.service import open_api_ledger
 from api.settings import ApiSettings
 from api.tables import open_tables
 
-ROUTERS = (elders, volunteers, pairings, visits, evaluations, budgets, claims, policies, health)
+ROUTERS = (
+    elders,
+    volunteers,
+    pairings,
+    visits,
+    evaluations,
+    budgets,
+    claims,
+    policies,
+    events,
+    health,
+    ops,
+    roster,
+    scores,
+    audit,
+    history,
+)
 DESCRIPTION = """\
 The service-record ledger of the caring sons and daughters programme (贴心儿女).
 
@@ -57,6 +91,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = open_services(settings)
         try:
+            app.state.services.reads = open_read_side(settings, app.state.services.ledger)
             yield
         finally:
             app.state.services.close()
@@ -72,6 +107,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.include_router(module.router)
     install_handlers(app)
     app.add_middleware(Guard, max_body_bytes=settings.max_body_bytes)
+    install_metrics(app)  # outermost: counts every answer as sent
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -111,12 +111,23 @@ def serve(
     host: Annotated[str, typer.Option(help="The address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="The port to listen on.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (PostgreSQL only; SQLite: 1).")] = 1,
+    projections: Annotated[
+        bool | None,
+        typer.Option(
+            "--projections/--no-projections",
+            help="Run the read models in the server's process(es). Default: yes on SQLite; no on PostgreSQL, "
+            "where `tiexin projections run` runs them beside the workers.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (v1) on the configured store; the docs are at /docs."""
+    import os
+
     import uvicorn
 
     from api.app import open_services
-    from api.settings import ApiSettings
+    from api.settings import PROJECTIONS_ENV, ApiSettings, projections_from_env
 
     url = database_url()
     with one_line_errors():
@@ -127,10 +138,17 @@ def serve(
                 "for its lock, and each would keep its own cache; use PostgreSQL for several workers"
             )
         open_services(ApiSettings(database_url=url)).close()  # fail here, in one line, if the store is unusable
+    if projections is not None:
+        os.environ[PROJECTIONS_ENV] = "in-process" if projections else "off"  # read by each worker's app
+    with one_line_errors():
+        chosen = projections_from_env()
+    in_process = chosen if chosen is not None else sqlite
+    read_side = "in this process" if in_process else "by `tiexin projections run` (reads poll their views)"
     base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     console.print(
         f"tiexin API on {base} ({workers} worker{'s' * (workers > 1)}), store {redact(url)}\n"
         f"  docs: {base}/docs   OpenAPI: {base}/openapi.json   health: {base}/healthz\n"
+        f"  read models: run {read_side}\n"
         "  keys: tiexin keys create --role ROLE --name NAME",
         highlight=False,
     )

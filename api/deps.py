@@ -13,7 +13,7 @@ import re
 from collections.abc import Awaitable, Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 from fastapi import Depends, Header, Request, Security
@@ -29,6 +29,9 @@ from ledger.application import Written
 from ledger.common import Provenance
 from ledger.store import store_errors_translated
 
+if TYPE_CHECKING:
+    from api.readside import ReadSide
+
 
 @dataclass
 class Services:
@@ -38,8 +41,18 @@ class Services:
     ledger: GuardedLedger
     keys: KeyStore
     idempotency: IdempotencyStore
+    reads: ReadSide | None = None
+    """The read models (:func:`api.readside.open_read_side`, at startup); None until then."""
+
+    def wake_reads(self) -> None:
+        """A write succeeded here: in-process read models apply it now."""
+        if self.reads is not None:
+            self.reads.wake()
 
     def close(self) -> None:
+        if self.reads is not None:
+            self.reads.close()
+            self.reads = None
         self.ledger.close()
         self.keys.tables.close()
 
@@ -142,6 +155,8 @@ class Write:
             answer, replayed = job.execute(), False
         else:
             answer, replayed = self.services.idempotency.run(self.keyed, job.status, job)
+        if not replayed:
+            self.services.wake_reads()
         headers = {**answer.headers, **({"Idempotent-Replayed": "true"} if replayed else {})}
         return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 

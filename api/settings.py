@@ -6,13 +6,17 @@ rest of tiexin (``TIEXIN_DATABASE_URL``), so the server, the CLI and the tests a
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from ledger.counties import LIANSHUI
+from ledger.errors import ConfigurationError
 from ledger.settings import database_url
 from ledger.store import utc_now
+
+PROJECTIONS_ENV = "TIEXIN_PROJECTIONS"
 
 
 @dataclass(frozen=True)
@@ -31,7 +35,26 @@ class ApiSettings:
     max_body_bytes: int = 1_000_000
     clock: Callable[[], datetime] = utc_now
     """The ledger's clock: the tests move it by hand."""
+    projections: bool | None = None
+    """Run the read models in this process (None: yes on SQLite, no on PostgreSQL, where
+    ``tiexin projections run`` is expected beside the workers)."""
+    read_wait: float = 2.0
+    """How long (s) a read with ``?after=`` waits for its read model by default."""
+    read_wait_max: float = 10.0
+    """The longest ``?wait=`` a read may ask for."""
 
     @classmethod
     def from_env(cls) -> ApiSettings:
-        return cls(database_url=database_url())
+        """``TIEXIN_DATABASE_URL``, and ``TIEXIN_PROJECTIONS`` (``in-process`` or ``off``; unset: by store)."""
+        return cls(database_url=database_url(), projections=projections_from_env())
+
+
+def projections_from_env() -> bool | None:
+    value = os.environ.get(PROJECTIONS_ENV, "").strip().lower()
+    if value in ("", "default", "auto"):
+        return None
+    if value in ("in-process", "1", "true", "yes", "on"):
+        return True
+    if value in ("off", "0", "false", "no"):
+        return False
+    raise ConfigurationError(f"{PROJECTIONS_ENV} must be in-process or off, not {value!r}")

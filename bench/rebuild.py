@@ -186,7 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(slowest, {slowest_name}, {slowest.per_second / stock_rate.per_second:.1f}x; "
         f"all in turn {ours.per_second / stock_rate.per_second:.1f}x)  "
         f"ours/raw: {args.stock_model} {like.per_second / raw.per_second:.2f} "
-        f"({slowest_name} {slowest.per_second / raw.per_second:.2f}; all in turn {ours.per_second / raw.per_second:.2f})"
+        f"({slowest_name} {slowest.per_second / raw.per_second:.2f}; "
+        f"all in turn {ours.per_second / raw.per_second:.2f})"
     )
     return 0
 

@@ -1,16 +1,30 @@
-"""Budgets (财政预算): a county's fiscal year, appropriated and adjusted by finance."""
+"""Budgets (财政预算): a county's fiscal year, appropriated and adjusted by finance; its lines and balances
+(from the audit read model) read by finance and auditors."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import FinanceWrite
-from api.schemas import TARGETED_WRITE_ERRORS, WRITE_ERRORS, Fen, SignedFen, Text, WrittenOut, choice, examples
+from api.reads import ViewRead, view_reader
+from api.routers.audit import BudgetOut, budget_fields
+from api.schemas import (
+    READ_ERRORS,
+    TARGETED_WRITE_ERRORS,
+    WRITE_ERRORS,
+    Fen,
+    SignedFen,
+    Text,
+    WrittenOut,
+    choice,
+    examples,
+)
 from ledger.budgets import FIRST_YEAR, LAST_YEAR, LINES, budget_id
+from ledger.errors import NotFound
 
 router = APIRouter(prefix="/v1/budgets", tags=["budgets"])
 
@@ -61,3 +75,20 @@ def adjust(year: Year, body: AdjustmentIn, write: FinanceWrite) -> JSONResponse:
         ),
         target=budget_id(county, year),
     )
+
+
+BudgetRead = Annotated[ViewRead, Depends(view_reader("audit", "finance", "auditor"))]
+
+
+@router.get("/{year}", response_model=BudgetOut, responses=READ_ERRORS)
+def read(
+    year: Year,
+    read: BudgetRead,
+    county: Annotated[Text | None, Query(description="the county's code; omitted: the home county")] = None,
+) -> BudgetOut:
+    """A year's budget lines: appropriated, committed, paid and available, in fen (finance, auditor)."""
+    chosen = county or read.services.settings.home_county
+    report = read.view().budget(chosen, year)
+    if not report.lines:
+        raise NotFound("budget", budget_id(chosen, year))
+    return BudgetOut(**budget_fields(report), **read.meta(report.position))

@@ -2,6 +2,10 @@
 
 Maker-checker: the key that submitted a claim never approves or pays it (the ledger refuses,
 409 ``claim.maker_checker``); volunteers' keys submit, finance keys decide, so they differ anyway.
+
+A claim is read from the ledger (its ``ETag`` is its version) with its audit trail from the audit
+read model (``trail``: claim → items → visits → pairings, every event with its log position, and
+the anomalies that involve it); the ``X-Tiexin-*`` headers and ``?after=`` are the trail's.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import FinanceWrite, Read, VolunteerWrite, check_own, etag, reader
+from api.deps import FinanceWrite, VolunteerWrite, check_own, etag
+from api.reads import ViewRead, view_reader
+from api.routers.audit import TrailOut, trail_out
 from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
 from api.service import load
 from ledger.claims import APPROVED, MAX_ITEMS, PAID, REJECTED, REVERSED, SUBMITTED, Claim
@@ -66,6 +72,9 @@ class ClaimOut(BaseModel):
     policy_version: int
     submitted_by: Annotated[str, Field(description="the key id that submitted the claim")]
     approved_on: dt.date | None
+    trail: Annotated[
+        TrailOut | None, Field(description="the audit trail (null: the audit has not seen the claim yet)")
+    ] = None
 
     model_config = examples(
         {
@@ -120,13 +129,13 @@ def reverse(claim_id: UUID, body: ReasonIn, write: FinanceWrite) -> JSONResponse
     return write.run(lambda by: write.ledger.reverse_claim(claim_id, reason=body.reason, by=by), target=claim_id)
 
 
-ClaimReader = Annotated[Read, Depends(reader("coordinator", "finance", "auditor", "volunteer"))]
+ClaimReader = Annotated[ViewRead, Depends(view_reader("audit", "coordinator", "finance", "auditor", "volunteer"))]
 
 
 @router.get("/{claim_id}", response_model=ClaimOut, responses=READ_ERRORS)
 def read(claim_id: UUID, read: ClaimReader, response: Response) -> ClaimOut:
-    """One claim as the ledger has it now (a volunteer's key reads only its own claims)."""
-    claim = load(read.ledger, Claim, claim_id, "claim")
+    """One claim as the ledger has it now, with its audit trail (a volunteer's key reads only its own claims)."""
+    claim = load(read.services.ledger, Claim, claim_id, "claim")
     check_own(read.principal, claim.volunteer_id, "claim")
     response.headers["ETag"] = etag(claim.version)
     items: list[Any] = [
@@ -136,5 +145,13 @@ def read(claim_id: UUID, read: ClaimReader, response: Response) -> ClaimOut:
         id=claim.id, version=claim.version, status=claim.status, volunteer_id=claim.volunteer_id,
         county=claim.county, month=claim.month, items=items, communication_fen=claim.communication_fen,
         total_fen=claim.total_fen, policy_version=claim.policy_version, submitted_by=claim.submitted_by,
-        approved_on=claim.approved_on,
+        approved_on=claim.approved_on, trail=trail_of(read, claim_id),
     )  # fmt: skip
+
+
+def trail_of(read: ViewRead, claim_id: UUID) -> TrailOut | None:
+    if not read.available:
+        read.meta(0)
+        return None
+    trail = read.view().trail(claim_id)
+    return trail_out(trail, read.meta(trail.position))

@@ -1,7 +1,10 @@
-"""Elders (离休干部): register, relocate, record a departure; read one.
+"""Elders (离休干部): register, relocate, record a departure; read one; list them.
 
 Names, birth dates, addresses, phones and notes are personal data (PIPL): a coordinator and the
 volunteers actively paired with the elder read them; an auditor reads the record without them.
+The list comes from the roster read model, which holds no personal data (ids, township, status,
+last contact); a coordinator may add ``?names=true`` to join the names of the page's elders from
+the ledger.
 """
 
 from __future__ import annotations
@@ -10,17 +13,19 @@ import datetime as dt
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import CoordinatorWrite, Read, etag, reader
 from api.problems import Forbidden
+from api.reads import LIST_ERRORS, Page, Pages, ViewRead, ledger_meta, view_reader
 from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
 from api.service import load
 from ledger.elders import DEPARTURE_KINDS, SEXES, Elder
 from ledger.errors import NotFound
 from ledger.pairings import Caseload, caseload_id
+from projections.roster import ElderRow
 
 router = APIRouter(prefix="/v1/elders", tags=["elders"])
 
@@ -122,6 +127,7 @@ def read(elder_id: UUID, read: ElderReader, response: Response) -> ElderOut:
         _check_paired(read, elder_id)
     elder = load(read.ledger, Elder, elder_id, "elder")
     response.headers["ETag"] = etag(elder.version)
+    ledger_meta(read.services, response)
     personal = read.principal.role != "auditor"
     return ElderOut(
         id=elder.id, version=elder.version, county=elder.county, township=elder.township, sex=elder.sex,
@@ -144,3 +150,60 @@ def _check_paired(read: Read, elder_id: UUID) -> None:
             caseload = None
     if caseload is None or str(elder_id) not in caseload.active.values():
         raise Forbidden("a volunteer's key reads only the elders the volunteer is actively paired with")
+
+
+class ElderItem(BaseModel):
+    id: UUID
+    county: str
+    township: str
+    status: str = choice(("active", "departed"))
+    departed_on: dt.date | None
+    departure_kind: str | None
+    last_contact_at: Annotated[dt.datetime | None, Field(description="the latest visit not voided; null: none")]
+    last_visit_id: UUID | None
+    name: Annotated[str | None, Field(description="with ?names=true (coordinator)")] = None
+
+    model_config = examples(
+        {
+            "id": "0b0e6f0a-7a43-4b9e-9a53-3f1b0d2c1e11", "county": "lianshui", "township": "高沟镇",
+            "status": "active", "departed_on": None, "departure_kind": None,
+            "last_contact_at": "2026-02-10T02:00:00Z", "last_visit_id": "6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10",
+            "name": None,
+        }
+    )  # fmt: skip
+
+
+ElderListRead = Annotated[ViewRead, Depends(view_reader("roster", "coordinator", "auditor"))]
+
+
+def elder_key(e: ElderRow) -> tuple[str, ...]:
+    return (e.county, e.township, str(e.elder_id))
+
+
+@router.get("", response_model=Page[ElderItem], responses=LIST_ERRORS)
+def list_elders(
+    read: ElderListRead,
+    pages: Pages,
+    county: Annotated[Text | None, Query(description="one county's code")] = None,
+    township: Annotated[Text | None, Query(description="one township")] = None,
+    status: Annotated[str | None, Query(pattern="^(active|departed)$")] = None,
+    names: Annotated[bool, Query(description="join each elder's name from the ledger (coordinator)")] = False,
+) -> Page[ElderItem]:
+    """Elders by county and township, present or departed, with their last contact (coordinator, auditor)."""
+    if names and read.principal.role != "coordinator":
+        raise Forbidden("only a coordinator's key reads elders' names", role=read.principal.role)
+    answer = read.view().elders(county=county, township=township)
+    rows = [e for e in answer.rows if status is None or (e.departed_on is None) == (status == "active")]
+    chosen, cursor = pages.page(rows, elder_key)
+    items = [
+        ElderItem(
+            id=e.elder_id, county=e.county, township=e.township, status="departed" if e.departed_on else "active",
+            departed_on=e.departed_on, departure_kind=e.departure_kind, last_contact_at=e.last_contact_at,
+            last_visit_id=e.last_visit_id,
+        )
+        for e in chosen
+    ]  # fmt: skip
+    if names:
+        for item in items:
+            item.name = load(read.services.ledger, Elder, item.id, "elder").name
+    return Page[ElderItem](items=items, next_cursor=cursor, **read.meta(answer.position))

@@ -1,16 +1,22 @@
-"""Policies: adopt a new version of the subsidy or scoring parameters (admin)."""
+"""Policies: adopt a new version of the subsidy or scoring parameters (admin); read the versions in force
+(any key: the rules are public to everyone they apply to)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictInt
 
-from api.deps import AdminWrite
+from api.deps import AdminWrite, Read, reader
+from api.reads import LIST_ERRORS, Page, Pages, ledger_meta
 from api.schemas import MAX_FEN, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
-from ledger.policies import DEFAULT_PARAMETERS, KINDS, SUBSIDY
+from api.service import load
+from ledger.common import county_date
+from ledger.errors import RuleViolation
+from ledger.policies import DEFAULT_PARAMETERS, KINDS, SCORING, SUBSIDY, Policy, policy_id
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
@@ -42,3 +48,53 @@ def adopt(body: PolicyIn, write: AdminWrite) -> JSONResponse:
         ),
         created=True,
     )
+
+
+class VersionOut(BaseModel):
+    version: int
+    effective_from: dt.date
+    parameters: dict[str, int]
+
+
+class PolicyOut(BaseModel):
+    kind: str = choice(KINDS, SUBSIDY)
+    in_force: Annotated[VersionOut | None, Field(description="the version in force on the date asked (null: none)")]
+    versions: Annotated[list[VersionOut], Field(description="every version adopted, in order")]
+
+    model_config = examples(
+        {
+            "kind": "subsidy",
+            "in_force": {"version": 1, "effective_from": "2000-01-01", "parameters": DEFAULT_PARAMETERS[SUBSIDY]},
+            "versions": [{"version": 1, "effective_from": "2000-01-01", "parameters": DEFAULT_PARAMETERS[SUBSIDY]}],
+        }
+    )
+
+
+PolicyReader = Annotated[Read, Depends(reader("admin", "auditor", "finance", "evaluator", "coordinator", "volunteer"))]
+
+
+@router.get("", response_model=Page[PolicyOut], responses=LIST_ERRORS)
+def versions(
+    read: PolicyReader,
+    response: Response,
+    pages: Pages,
+    on: Annotated[Day | None, Query(description="the date the versions in force are of (omitted: today)")] = None,
+) -> Page[PolicyOut]:
+    """The policy versions in force on a date, and every version adopted, of each kind (any key)."""
+    day = on or county_date(read.services.settings.clock())
+    meta = ledger_meta(read.services, response)
+    found = []
+    for kind in (SUBSIDY, SCORING):
+        policy = load(read.ledger, Policy, policy_id(kind), "policy")
+        adopted = [VersionOut(**v) for v in policy.versions]
+        try:
+            current = policy.in_force(day)
+        except RuleViolation:
+            in_force = None
+        else:
+            in_force = VersionOut(
+                version=current.version, effective_from=current.effective_from, parameters=current.parameters
+            )
+        found.append(PolicyOut(kind=kind, in_force=in_force, versions=adopted))
+    chosen, cursor = pages.page(found, lambda p: (p.kind,))
+    return Page[PolicyOut](items=chosen, next_cursor=cursor, **meta)

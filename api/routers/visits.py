@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from api.deps import CoordinatorWrite, Read, VolunteerWrite, check_own, etag, reader
+from api.reads import ledger_meta
 from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Instant, Text, WrittenOut, choice, examples
 from api.service import load
 from ledger.pairings import Pairing
@@ -235,6 +236,7 @@ def read(visit_id: UUID, read: VisitReader, response: Response) -> VisitOut:
     visit = load(read.ledger, Visit, visit_id, "visit")
     check_own(read.principal, visit.volunteer_id, "visit")
     response.headers["ETag"] = etag(visit.version)
+    ledger_meta(read.services, response)
     personal = read.principal.role in ("coordinator", "volunteer")
     return VisitOut(
         id=visit.id, version=visit.version, status=visit.status, pairing_id=visit.pairing_id,

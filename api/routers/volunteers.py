@@ -1,6 +1,8 @@
-"""Volunteers (贴心儿女): recruit, record training, suspend, reinstate, retire; read one.
+"""Volunteers (贴心儿女): recruit, record training, suspend, reinstate, retire; read one, list, score.
 
-A volunteer's phone is personal: the coordinator and the volunteer themself read it.
+A volunteer's phone is personal: the coordinator and the volunteer themself read it. The list comes
+from the roster read model (ids, township, status, load); ``?names=true`` joins each one's name,
+unit and profession from the ledger, for the page's volunteers only.
 """
 
 from __future__ import annotations
@@ -9,14 +11,29 @@ from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from api.deps import CoordinatorWrite, Read, check_own, etag, reader
-from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
+from api.reads import LIST_ERRORS, Page, Pages, ViewRead, ledger_meta, view_reader
+from api.routers.scores import MonthQuery, ScoreOut, score_out, this_month
+from api.schemas import (
+    READ_ERRORS,
+    TARGETED_WRITE_ERRORS,
+    WRITE_ERRORS,
+    Day,
+    Text,
+    WrittenOut,
+    choice,
+    errors,
+    examples,
+)
 from api.service import load
+from ledger.errors import NotFound
 from ledger.volunteers import ACTIVE, MAX_COURSE_HOURS, PROFESSIONS, RETIRED, SUSPENDED, Volunteer
+from projections.roster import LoadRow
+from projections.scores import score as score_of
 
 router = APIRouter(prefix="/v1/volunteers", tags=["volunteers"])
 
@@ -125,6 +142,7 @@ def read(volunteer_id: UUID, read: VolunteerReader, response: Response) -> Volun
     check_own(read.principal, volunteer_id, "volunteer")
     volunteer = load(read.ledger, Volunteer, volunteer_id, "volunteer")
     response.headers["ETag"] = etag(volunteer.version)
+    ledger_meta(read.services, response)
     personal = read.principal.role in ("coordinator", "volunteer")
     return VolunteerOut(
         id=volunteer.id, version=volunteer.version, county=volunteer.county, name=volunteer.name,
@@ -132,3 +150,66 @@ def read(volunteer_id: UUID, read: VolunteerReader, response: Response) -> Volun
         training_hours={str(year): hours for year, hours in volunteer.training_hours.items()},
         phone=volunteer.phone if personal else None,
     )  # fmt: skip
+
+
+class VolunteerItem(BaseModel):
+    id: UUID
+    county: str
+    township: str
+    status: str = choice((ACTIVE, SUSPENDED, RETIRED))
+    active_pairings: int
+    name: Annotated[str | None, Field(description="with ?names=true")] = None
+    unit: Annotated[str | None, Field(description="with ?names=true")] = None
+    profession: Annotated[str | None, Field(description="with ?names=true")] = None
+
+    model_config = examples(
+        {
+            "id": "5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a", "county": "lianshui", "township": "高沟镇",
+            "status": "active", "active_pairings": 3, "name": None, "unit": None, "profession": None,
+        }
+    )  # fmt: skip
+
+
+VolunteerListRead = Annotated[ViewRead, Depends(view_reader("roster", "coordinator", "auditor", "evaluator"))]
+ScoreRead = Annotated[ViewRead, Depends(view_reader("scores", "coordinator", "evaluator", "auditor", "volunteer"))]
+
+
+def load_key(v: LoadRow) -> tuple[str, ...]:
+    return (v.county, v.township, str(v.volunteer_id))
+
+
+@router.get("", response_model=Page[VolunteerItem], responses=LIST_ERRORS)
+def list_volunteers(
+    read: VolunteerListRead,
+    pages: Pages,
+    county: Annotated[Text | None, Query(description="one county's code")] = None,
+    township: Annotated[Text | None, Query(description="one township")] = None,
+    status: Annotated[str | None, Query(pattern=f"^({ACTIVE}|{SUSPENDED}|{RETIRED})$")] = None,
+    names: Annotated[bool, Query(description="join name, unit and profession from the ledger")] = False,
+) -> Page[VolunteerItem]:
+    """Volunteers with their status and active load, by county and township (coordinator, auditor, evaluator)."""
+    answer = read.view().loads(county=county, township=township)
+    rows = [r for r in answer.rows if status is None or r.status == status]
+    chosen, cursor = pages.page(rows, load_key)
+    items = [
+        VolunteerItem(
+            id=r.volunteer_id, county=r.county, township=r.township, status=r.status, active_pairings=r.active_pairings
+        )
+        for r in chosen
+    ]
+    if names:
+        for item in items:
+            volunteer = load(read.services.ledger, Volunteer, item.id, "volunteer")
+            item.name, item.unit, item.profession = volunteer.name, volunteer.unit, volunteer.profession
+    return Page[VolunteerItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+
+
+@router.get("/{volunteer_id}/score", response_model=ScoreOut, responses=errors(404, 409))
+def score(volunteer_id: UUID, read: ScoreRead, month: MonthQuery = None) -> ScoreOut:
+    """A volunteer's score for a month, term by term, with its policy version and sources (coordinator, evaluator,
+    auditor; a volunteer: its own)."""
+    check_own(read.principal, volunteer_id, "score")
+    found = score_of(read.view(), volunteer_id, month or this_month(read))
+    if found is None:
+        raise NotFound("score for that month of a volunteer", volunteer_id)
+    return score_out(found, read.meta(found.view_position))

@@ -1,11 +1,14 @@
 """The county's year through real HTTP: `tiexin serve` on a free loopback port, keys made with the CLI.
 
-Runs on a SQLite file (one worker) and on PostgreSQL (two workers, so a repeated request may meet
-the other process). Reads of roster, scores and the audit come with the read side.
+Runs on a SQLite file (one worker, the read models in its process) and on PostgreSQL (two workers,
+so a repeated request may meet the other process, and the read models in a ``tiexin projections
+run`` beside them). The year ends by reading the roster, the scores and the audit, each waiting
+(``?after=``) for the last write.
 """
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import socket
@@ -21,6 +24,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from openpyxl import load_workbook
 
 from ledger.common import COUNTY_TZ
 from tests.conftest import fresh_postgres_schema
@@ -58,24 +62,31 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(url: str, cwd: Path, workers: int = 1) -> Iterator[Server]:
+def serving(url: str, cwd: Path, workers: int = 1, projections: bool = False) -> Iterator[Server]:
+    """``tiexin serve`` (and, with ``projections``, ``tiexin projections run`` beside it)."""
     port = free_port()
     log = cwd / "serve.log"
     env = {**os.environ, "TIEXIN_DATABASE_URL": url}
     command = [sys.executable, "-m", "ledger", "serve", "--port", str(port), "--workers", str(workers)]
+    processes = []
     with log.open("w") as out:
-        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
+        processes.append(subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT))
+        if projections:
+            run = [sys.executable, "-m", "ledger", "projections", "run"]
+            processes.append(subprocess.Popen(run, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT))
     server = Server(f"http://127.0.0.1:{port}", url, cwd, log)
     try:
-        wait_until_up(server, process)
+        wait_until_up(server, processes[0])
         yield server
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        for process in processes:
+            process.send_signal(signal.SIGINT)
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 def wait_until_up(server: Server, process: subprocess.Popen[bytes]) -> None:
@@ -97,7 +108,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
         with serving("sqlite:///tiexin.db", tmp_path) as running:
             yield running
     else:
-        with fresh_postgres_schema("e2e") as url, serving(url, tmp_path, workers=2) as running:
+        with fresh_postgres_schema("e2e") as url, serving(url, tmp_path, workers=2, projections=True) as running:
             yield running
 
 
@@ -212,11 +223,11 @@ def test_the_county_s_year_over_http(server: Server) -> None:
         {"payment_reference": "国库支付-2026-000123", "paid_on": today.isoformat()},
         200,
     )
-    evaluator.post(
+    evaluation = evaluator.post(
         "/v1/evaluations",
         {"volunteer_id": volunteer["id"], "period": month, "criteria": {"attitude": 95, "professionalism": 88}},
         201,
-    )
+    ).json()
 
     paid = auditor.get(f"/v1/claims/{claim['id']}", 200)
     assert paid.json()["status"] == "paid" and paid.headers["ETag"] == '"3"'
@@ -224,7 +235,58 @@ def test_the_county_s_year_over_http(server: Server) -> None:
     assert seen_by_auditor["status"] == "confirmed" and seen_by_auditor["readings"] is None
     assert auditor.get(f"/v1/elders/{elder['id']}", 200).json()["name"] is None
     assert li.get(f"/v1/elders/{elder['id']}", 200).json()["phone"] == "13805170000"
+    year = Year(month, evaluation["position"], elder["id"], volunteer["id"], pairing["id"], claim["id"])
+    read_the_year(year, coordinator, evaluator, auditor, li)
     assert_no_request_is_a_5xx(server, coordinator, li, pairing["id"], visits[0])
+
+
+@dataclass
+class Year:
+    month: str
+    last: int
+    """The log position of the year's last write: every read waits for it (?after=)."""
+    elder: str
+    volunteer: str
+    pairing: str
+    claim: str
+
+
+def read_the_year(year: Year, coordinator: Client, evaluator: Client, auditor: Client, volunteer: Client) -> None:
+    """The roster, the scores and the audit, each as of the last write, through real HTTP."""
+    after = f"after={year.last}&wait=10"
+    roster = coordinator.get(f"/v1/roster?{after}", 200)
+    assert int(roster.headers["X-Tiexin-Position"]) >= year.last and roster.headers["X-Tiexin-Lag"].isdigit()
+    [pairing] = roster.json()["items"]
+    assert (pairing["pairing_id"], pairing["elder_id"], pairing["volunteer_id"]) == (
+        year.pairing, year.elder, year.volunteer,
+    )  # fmt: skip
+    assert roster.json()["projection_state"] in ("caught_up", "running")
+    assert year.elder not in [
+        u["elder_id"] for u in coordinator.get(f"/v1/roster/unpaired?{after}", 200).json()["items"]
+    ]
+    [elder] = coordinator.get(f"/v1/elders?names=true&{after}", 200).json()["items"]
+    assert elder["name"] == "王德明" and elder["last_contact_at"]
+
+    scores = evaluator.get(f"/v1/scores?month={year.month}&township=高沟镇&{after}", 200).json()
+    [ranked] = scores["items"]
+    assert ranked["volunteer_id"] == year.volunteer and ranked["rank"] == 1 and scores["policy_version"] == 1
+    mine = volunteer.get(f"/v1/volunteers/{year.volunteer}/score?month={year.month}&{after}", 200).json()
+    assert mine["total"] == ranked["total"] and mine["inputs"]["contacts_done"] == 2
+    assert mine["inputs"]["evaluation_means"] == ["91.5"] and mine["inputs"]["ratings"] == [5]
+    volunteer.get(f"/v1/scores?month={year.month}", 403)
+
+    budget = auditor.get(f"/v1/audit/budget/{year.month[:4]}?{after}", 200).json()
+    assert budget["claims"] == {"paid": {"count": 1, "total_fen": 5000}}
+    assert [(line["line"], line["paid"]) for line in budget["lines"]] == [("transport", 2000), ("communication", 3000)]
+    codes = {a["code"] for a in auditor.get(f"/v1/audit/anomalies?{after}", 200).json()["items"]}
+    assert codes <= {"A10"}  # recorded late only if this month is late enough; nothing else is irregular
+    trail = auditor.get(f"/v1/claims/{year.claim}?{after}", 200).json()["trail"]
+    assert trail["status"] == "paid" and len(trail["items"]) == 2
+    book = load_workbook(io.BytesIO(auditor.get(f"/v1/audit/export?year={year.month[:4]}&format=xlsx", 200).content))
+    claims = list(book["claims"].iter_rows(values_only=True))
+    assert len(claims) == 2 and claims[1][0] == year.claim
+    history = auditor.get(f"/v1/history/{year.claim}?{after}", 200).json()["items"]
+    assert [h["event"] for h in history] == ["Submitted", "Approved", "Paid"]
 
 
 def assert_no_request_is_a_5xx(
