@@ -42,6 +42,28 @@ def demo(
     with one_line_errors(), progress_bar("building") as advance:
         summary: DemoSummary = run_demo(seed=seed, scale=scale, progress=advance)
     print_summary(summary)
+    with one_line_errors():
+        print_demo_keys()
+
+
+DEMO_KEYS = (("coordinator", "demo-coordinator"), ("auditor", "demo-auditor"), ("finance", "demo-finance"))
+
+
+def print_demo_keys() -> None:
+    """Keys to try the API with on the demo county (stored hashed; shown only here)."""
+    from api.keys import KeyStore
+    from api.tables import open_tables
+
+    tables = open_tables(database_url())
+    try:
+        store = KeyStore(tables)
+        console.print("API keys for the demo (shown once; `tiexin keys list` shows them without secrets):")
+        for role, name in DEMO_KEYS:
+            token, _ = store.create(role=role, name=name)
+            console.print(f"  {role:<12} {token}", soft_wrap=True, highlight=False)
+    finally:
+        tables.close()
+    console.print("Next: [bold]tiexin serve[/bold], then open http://127.0.0.1:8000/docs and Authorize with a key.")
 
 
 def print_summary(summary: object) -> None:

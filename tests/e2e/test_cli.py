@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -45,7 +46,23 @@ def test_demo_builds_the_county_and_prints_its_summary(tmp_path: Path) -> None:
     assert "events/s" in out
     for code in ("A01", "A03", "A04", "A05", "A06", "A08", "A10"):
         assert code in out
+    assert_demo_keys_work(out, f"sqlite:///{tmp_path}/tiexin.db")
 
     again = tiexin("demo", "--seed", "7", database_url="sqlite:///tiexin.db", cwd=tmp_path)
     assert again.returncode == 1
     assert "Traceback" not in again.stderr
+
+
+def assert_demo_keys_work(out: str, url: str) -> None:
+    """The demo prints a key per role to try the API with, and each one authenticates."""
+    from api.keys import KeyStore
+    from api.tables import open_tables
+
+    tokens = re.findall(r"tiexin_[A-Za-z0-9_-]{20,}", out)
+    assert len(tokens) == 3
+    tables = open_tables(url)
+    try:
+        roles = sorted(principal.role for t in tokens if (principal := KeyStore(tables).authenticate(t)))
+    finally:
+        tables.close()
+    assert roles == ["auditor", "coordinator", "finance"]
