@@ -160,6 +160,8 @@ def test_the_openapi_schema_has_an_example_for_every_request_and_response(api: H
 
 DOWNLOADS = {
     ("/v1/audit/export", "200"): {"text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    ("/v1/events/stream", "200"): {"text/event-stream"},
+    ("/metrics", "200"): {"text/plain; version=0.0.4; charset=utf-8"},
 }
 CONTRACT_WRITES = {
     "/v1/elders",

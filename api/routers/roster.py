@@ -1,0 +1,147 @@
+"""The roster (from its read model): active pairings, elders with nobody, elders overdue for a contact.
+
+Ids, townships, groups, dates and statuses only: names and phones stay in the ledger (read one
+elder or volunteer for them). A coordinator or an auditor reads it all; a volunteer's key reads
+its own pairings and nothing else of the roster.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+
+from api.reads import LIST_ERRORS, Page, Pages, ViewRead, view_reader
+from api.schemas import Text, examples
+from ledger.common import county_date
+from projections.roster import OverdueRow, PairingRow, UnpairedRow
+
+router = APIRouter(prefix="/v1/roster", tags=["roster"])
+
+RosterRead = Annotated[ViewRead, Depends(view_reader("roster", "coordinator", "auditor", "volunteer"))]
+StaffRosterRead = Annotated[ViewRead, Depends(view_reader("roster", "coordinator", "auditor"))]
+CountyQuery = Annotated[Text | None, Query(description="a county's code (omitted: every county)")]
+TownshipQuery = Annotated[Text | None, Query(description="one township, e.g. 高沟镇")]
+
+EXAMPLE_IDS = {
+    "elder_id": "0b0e6f0a-7a43-4b9e-9a53-3f1b0d2c1e11",
+    "county": "lianshui",
+    "township": "高沟镇",
+}
+
+
+class PairingItem(BaseModel):
+    pairing_id: UUID
+    elder_id: UUID
+    volunteer_id: UUID
+    county: str
+    township: Annotated[str, Field(description="the elder's township, as relocated")]
+    group: str
+    from_date: dt.date
+    volunteer_status: Annotated[str, Field(description="active, suspended or retired")]
+    elder_departed_on: Annotated[dt.date | None, Field(description="set: the elder left; the pairing is to end")]
+
+    model_config = examples(
+        {
+            "pairing_id": "9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", **EXAMPLE_IDS,
+            "volunteer_id": "5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a", "group": "高沟镇第1组",
+            "from_date": "2026-01-05", "volunteer_status": "active", "elder_departed_on": None,
+        }
+    )  # fmt: skip
+
+
+class UnpairedItem(BaseModel):
+    elder_id: UUID
+    county: str
+    township: str
+    pairings: Annotated[int, Field(description="active pairings, all to volunteers not active (0: none)")]
+    last_contact_at: dt.datetime | None
+
+    model_config = examples({**EXAMPLE_IDS, "pairings": 0, "last_contact_at": None})
+
+
+class OverdueItem(BaseModel):
+    elder_id: UUID
+    county: str
+    township: str
+    last_contact_at: dt.datetime | None
+    last_visit_id: UUID | None
+    days_without_contact: Annotated[int | None, Field(description="county days since the last contact; null: never")]
+    volunteer_ids: Annotated[list[UUID], Field(description="the elder's active volunteers, to call (empty: none)")]
+
+    model_config = examples(
+        {
+            **EXAMPLE_IDS, "last_contact_at": "2026-01-20T02:00:00Z",
+            "last_visit_id": "6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10", "days_without_contact": 40,
+            "volunteer_ids": ["5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a"],
+        }
+    )  # fmt: skip
+
+
+def pairing_key(p: PairingRow) -> tuple[str, ...]:
+    return (p.county, p.township, p.group, str(p.elder_id), str(p.pairing_id))
+
+
+@router.get("", response_model=Page[PairingItem], responses=LIST_ERRORS)
+def pairings(
+    read: RosterRead,
+    pages: Pages,
+    county: CountyQuery = None,
+    township: TownshipQuery = None,
+    group: Annotated[Text | None, Query(description="one service group's label")] = None,
+    volunteer_id: Annotated[UUID | None, Query(description="one volunteer's pairings")] = None,
+    elder_id: Annotated[UUID | None, Query(description="one elder's pairings")] = None,
+) -> Page[PairingItem]:
+    """Active pairings by county, township and group (coordinator, auditor; a volunteer: its own)."""
+    if read.principal.role == "volunteer":
+        volunteer_id = read.principal.volunteer_id
+    answer = read.view().pairings(county=county, township=township, group=group)
+    rows = [
+        r
+        for r in answer.rows
+        if (volunteer_id is None or r.volunteer_id == volunteer_id) and (elder_id is None or r.elder_id == elder_id)
+    ]
+    chosen, cursor = pages.page(rows, pairing_key)
+    items = [PairingItem.model_validate(r, from_attributes=True) for r in chosen]
+    return Page[PairingItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+
+
+def unpaired_key(u: UnpairedRow) -> tuple[str, ...]:
+    return (u.county, u.township, str(u.elder_id))
+
+
+@router.get("/unpaired", response_model=Page[UnpairedItem], responses=LIST_ERRORS)
+def unpaired(
+    read: StaffRosterRead, pages: Pages, county: CountyQuery = None, township: TownshipQuery = None
+) -> Page[UnpairedItem]:
+    """Elders present with no active pairing to an active volunteer (coordinator, auditor)."""
+    answer = read.view().unpaired(county=county, township=township)
+    chosen, cursor = pages.page(answer.rows, unpaired_key)
+    items = [UnpairedItem.model_validate(r, from_attributes=True) for r in chosen]
+    return Page[UnpairedItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+
+
+def overdue_key(o: OverdueRow) -> tuple[bool, str, str]:
+    """Never contacted first, then the longest without contact (as the view orders them)."""
+    last = o.last_contact_at
+    return (last is not None, last.isoformat(timespec="microseconds") if last else "", str(o.elder_id))
+
+
+@router.get("/overdue", response_model=Page[OverdueItem], responses=LIST_ERRORS)
+def overdue(
+    read: StaffRosterRead,
+    pages: Pages,
+    days: Annotated[int, Query(ge=0, le=3660, description="no contact on or after today − days (county dates)")] = 30,
+    county: CountyQuery = None,
+    township: TownshipQuery = None,
+) -> Page[OverdueItem]:
+    """Elders present with no contact in the last `days` days, or never; the never contacted first (coordinator,
+    auditor)."""
+    today = county_date(read.services.settings.clock())
+    answer = read.view().overdue(days, today, county=county, township=township)
+    chosen, cursor = pages.page(answer.rows, overdue_key)
+    items = [OverdueItem.model_validate(r, from_attributes=True) for r in chosen]
+    return Page[OverdueItem](items=items, next_cursor=cursor, **read.meta(answer.position))
