@@ -86,7 +86,10 @@ def parse_month(field: str, month: str) -> tuple[int, int]:
     match = _MONTH.match(month) if isinstance(month, str) else None
     if not match:
         raise InvalidInput(field, f"{month!r} is not a month written as YYYY-MM")
-    return int(match.group(1)), int(match.group(2))
+    year = int(match.group(1))
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        raise InvalidInput(field, f"must fall in the years {EARLIEST_YEAR} to {LATEST_YEAR}")
+    return year, int(match.group(2))
 
 
 def first_day(month: str) -> date:

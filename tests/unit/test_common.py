@@ -8,7 +8,7 @@ from uuid import uuid5
 import pytest
 
 from ledger.application import Ledger
-from ledger.common import ID_NAMESPACE, county_date, require_aware, require_text, stable_id
+from ledger.common import ID_NAMESPACE, county_date, last_day, require_aware, require_text, stable_id
 from ledger.errors import InvalidInput, NotFound
 from tests.unit.conftest import FINANCE
 
@@ -34,3 +34,9 @@ def test_stable_ids_are_uuid5_and_survive_any_text() -> None:
 def test_adjusting_the_budget_of_a_county_named_with_a_lone_surrogate_is_not_found(ledger: Ledger) -> None:
     with pytest.raises(NotFound):
         ledger.adjust_budget(county="x\udc80", year=2026, line="transport", delta=1, reason="r", by=FINANCE)
+
+
+@pytest.mark.parametrize("month", ["0000-01", "9999-12"])
+def test_a_month_far_outside_the_programme_is_invalid_input(month: str) -> None:
+    with pytest.raises(InvalidInput):
+        last_day(month)
