@@ -123,6 +123,7 @@ def serve(
 ) -> None:
     """Serve the HTTP API (v1) on the configured store; the docs are at /docs."""
     import os
+    import tempfile
 
     import uvicorn
 
@@ -138,6 +139,9 @@ def serve(
                 "for its lock, and each would keep its own cache; use PostgreSQL for several workers"
             )
         open_services(ApiSettings(database_url=url)).close()  # fail here, in one line, if the store is unusable
+        create_view_tables(url)  # once, here: several workers starting at once would race to create them
+    if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tiexin-metrics-")  # /metrics sums workers
     if projections is not None:
         os.environ[PROJECTIONS_ENV] = "in-process" if projections else "off"  # read by each worker's app
     with one_line_errors():
@@ -152,4 +156,20 @@ def serve(
         "  keys: tiexin keys create --role ROLE --name NAME",
         highlight=False,
     )
-    uvicorn.run("api.app:app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info")
+    uvicorn.run(
+        "api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        timeout_graceful_shutdown=5,  # an open event stream must not hold a shutdown for minutes
+    )
+
+
+def create_view_tables(url: str) -> None:
+    """Open every read model's view once, which creates its tables if they are missing."""
+    from projections.registry import names, open_projection
+
+    for name in names():
+        open_projection(name, url).paged_view.close()
