@@ -124,6 +124,8 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
     for path in schema.get("paths", {}).values():
         for operation in path.values():
+            for parameter in operation.get("parameters", []):
+                parameter["schema"] = _absent_not_null(parameter.get("schema", {}))
             for code, response in operation.get("responses", {}).items():
                 content = response.get("content", {})
                 if code.isdigit() and int(code) >= 400 and "application/json" in content:
@@ -132,3 +134,17 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         schema.get("components", {}).get("schemas", {}).pop(unused, None)
     app.openapi_schema = schema
     return schema
+
+
+def _absent_not_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """A parameter that may be left out is not one that may be ``null``: a query or a header holds text.
+
+    Pydantic spells ``X | None = None`` as ``anyOf: [X, {type: null}]``; a client taking that at its
+    word sends ``If-Match: null`` or ``?after=null``, which is refused.
+    """
+    options = schema.get("anyOf")
+    if not isinstance(options, list) or {"type": "null"} not in options:
+        return schema
+    kept = [option for option in options if option != {"type": "null"}]
+    rest = {key: value for key, value in schema.items() if key != "anyOf"}
+    return {**kept[0], **rest} if len(kept) == 1 else {**rest, "anyOf": kept}

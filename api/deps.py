@@ -19,6 +19,7 @@ from uuid import UUID
 from fastapi import Depends, Header, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 from api.idempotency import Answer, IdempotencyStore, Keyed, fingerprint
 from api.keys import KeyStore, Principal
@@ -44,10 +45,10 @@ class Services:
     reads: ReadSide | None = None
     """The read models (:func:`api.readside.open_read_side`, at startup); None until then."""
 
-    def wake_reads(self) -> None:
-        """A write succeeded here: in-process read models apply it now."""
+    def wake_reads(self, position: int | None = None) -> None:
+        """A write succeeded here (at log ``position``): in-process read models apply it now."""
         if self.reads is not None:
-            self.reads.wake()
+            self.reads.wake(position)
 
     def close(self) -> None:
         if self.reads is not None:
@@ -65,15 +66,24 @@ def services(request: Request) -> Services:
 bearer = HTTPBearer(auto_error=False, description="An API key made with `tiexin keys create`.")
 
 
-def authenticate(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
-) -> Principal:
+def principal_of(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    """The caller's key (401 when missing, unknown or revoked); may read the key store."""
     if credentials is None:
         raise Unauthorized("send an API key: `Authorization: Bearer <key>` (keys are made with `tiexin keys create`)")
     principal = services(request).keys.authenticate(credentials.credentials)
     if principal is None:
         raise Unauthorized("the API key is unknown or has been revoked")
     return principal
+
+
+async def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
+) -> Principal:
+    """The caller's key: from the keys found valid in the last second, else read in a worker thread."""
+    recent = services(request).keys.recently_authenticated(credentials.credentials) if credentials else None
+    if recent is not None:
+        return recent
+    return await run_in_threadpool(principal_of, request, credentials)
 
 
 Authenticated = Annotated[Principal, Depends(authenticate)]
@@ -156,7 +166,8 @@ class Write:
         else:
             answer, replayed = self.services.idempotency.run(self.keyed, job.status, job)
         if not replayed:
-            self.services.wake_reads()
+            position = answer.body.get("position")
+            self.services.wake_reads(position if isinstance(position, int) else None)
         headers = {**answer.headers, **({"Idempotent-Replayed": "true"} if replayed else {})}
         return JSONResponse(answer.body, status_code=answer.status, headers=headers)
 
@@ -203,12 +214,23 @@ IdempotencyKeyHeader = Annotated[
         alias="Idempotency-Key",
         description="Any unique text (1–200 visible ASCII characters, e.g. a UUID). Repeating a request with "
         "the same key and body returns the first answer and writes nothing; the same key with another body is 409.",
+        json_schema_extra={"pattern": "^[!-~]{1,200}$"},
     ),
 ]
 IfMatchHeader = Annotated[
     str | None,
     Header(
-        alias="If-Match", description='The record\'s ETag (its version, e.g. "3") as last read; 412 if it moved on.'
+        alias="If-Match",
+        description='The record\'s ETag (its version, e.g. "3") as last read; 412 if it moved on. `*`: no condition.',
+        json_schema_extra={"pattern": '^("[0-9]{1,18}"|\\*)$'},
+    ),
+]
+CreateIfMatchHeader = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description="A new record has no version to match: `*` (no condition) or nothing; an entity tag is 400.",
+        json_schema_extra={"pattern": "^\\*$"},
     ),
 ]
 CorrelationHeader = Annotated[
@@ -218,6 +240,8 @@ CorrelationHeader = Annotated[
 
 
 def writer(*roles: str) -> Callable[..., Awaitable[Write]]:
+    """A write to an existing record, which ``If-Match`` may condition on its version."""
+
     async def dependency(
         request: Request,
         principal: Authenticated,
@@ -225,27 +249,53 @@ def writer(*roles: str) -> Callable[..., Awaitable[Write]]:
         if_match: IfMatchHeader = None,
         correlation_id: CorrelationHeader = None,
     ) -> Write:
-        check_role(principal, roles)
-        keyed = None
-        if idempotency_key is not None:
-            if not SANE_HEADER.match(idempotency_key):
-                raise BadRequest("Idempotency-Key must be 1–200 visible ASCII characters", field="Idempotency-Key")
-            body = await request.body()
-            keyed = Keyed(
-                principal.key_id,
-                idempotency_key,
-                fingerprint(request.method, request.url.path, request.url.query, body),
-            )
-        sent_correlation = correlation_id if request.scope.get(CORRELATION_SCOPE_KEY) == correlation_id else None
-        provenance = Provenance(
-            principal_id=principal.key_id,
-            role=principal.role,
-            idempotency_key=idempotency_key,
-            correlation_id=sent_correlation,
-        )
-        return Write(services(request), principal, provenance, keyed, parse_if_match(if_match))
+        return await _write(request, principal, roles, idempotency_key, if_match, correlation_id)
 
     return dependency
+
+
+def creator(*roles: str) -> Callable[..., Awaitable[Write]]:
+    """A write that makes a new record: the same, documented as taking no entity tag in ``If-Match``."""
+
+    async def dependency(
+        request: Request,
+        principal: Authenticated,
+        idempotency_key: IdempotencyKeyHeader = None,
+        if_match: CreateIfMatchHeader = None,
+        correlation_id: CorrelationHeader = None,
+    ) -> Write:
+        return await _write(request, principal, roles, idempotency_key, if_match, correlation_id)
+
+    return dependency
+
+
+async def _write(
+    request: Request,
+    principal: Principal,
+    roles: tuple[str, ...],
+    idempotency_key: str | None,
+    if_match: str | None,
+    correlation_id: str | None,
+) -> Write:
+    check_role(principal, roles)
+    keyed = None
+    if idempotency_key is not None:
+        if not SANE_HEADER.match(idempotency_key):
+            raise BadRequest("Idempotency-Key must be 1–200 visible ASCII characters", field="Idempotency-Key")
+        body = await request.body()
+        keyed = Keyed(
+            principal.key_id,
+            idempotency_key,
+            fingerprint(request.method, request.url.path, request.url.query, body),
+        )
+    sent_correlation = correlation_id if request.scope.get(CORRELATION_SCOPE_KEY) == correlation_id else None
+    provenance = Provenance(
+        principal_id=principal.key_id,
+        role=principal.role,
+        idempotency_key=idempotency_key,
+        correlation_id=sent_correlation,
+    )
+    return Write(services(request), principal, provenance, keyed, parse_if_match(if_match))
 
 
 def parse_if_match(value: str | None) -> int | None:
@@ -263,3 +313,8 @@ VolunteerWrite = Annotated[Write, Depends(writer("volunteer"))]
 EvaluatorWrite = Annotated[Write, Depends(writer("evaluator"))]
 FinanceWrite = Annotated[Write, Depends(writer("finance"))]
 AdminWrite = Annotated[Write, Depends(writer("admin"))]
+CoordinatorCreate = Annotated[Write, Depends(creator("coordinator"))]
+VolunteerCreate = Annotated[Write, Depends(creator("volunteer"))]
+EvaluatorCreate = Annotated[Write, Depends(creator("evaluator"))]
+FinanceCreate = Annotated[Write, Depends(creator("finance"))]
+AdminCreate = Annotated[Write, Depends(creator("admin"))]

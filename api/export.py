@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 from uuid import UUID
 
 from ledger.budgets import budget_id
@@ -108,7 +110,7 @@ def as_csv(rows: YearRows, part: str) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(header)
-    writer.writerows(body)
+    writer.writerows([inert(value) for value in row] for row in body)
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
@@ -121,13 +123,37 @@ def as_xlsx(rows: YearRows) -> bytes:
         header, body = rows.table(part)
         sheet.append(list(header))
         for row in body:
-            sheet.append(list(row))
+            sheet.append([text_cell(sheet, value) for value in row])
     summary = book.create_sheet("about")
     for row in about(rows):
-        summary.append(list(row))
+        summary.append([text_cell(summary, value) for value in row])
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run: text that could start a formula gets a leading ``'``.
+
+    Recorded text (a payment reference, a reason) comes from users; an auditor opening the
+    export must not have ``=HYPERLINK(…)`` evaluated (OWASP's CSV injection advice).
+    """
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_LEADS) else value
+
+
+def text_cell(sheet: Any, value: Any) -> Any:
+    """An XLSX cell: text stays text (never a formula), and characters XML cannot hold become U+FFFD."""
+    if not isinstance(value, str):
+        return value
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    cell = WriteOnlyCell(sheet, ILLEGAL_CHARACTERS_RE.sub("\ufffd", value))
+    cell.data_type = "s"
+    return cell
 
 
 def about(rows: YearRows) -> Sequence[tuple[str, Any]]:
@@ -138,3 +164,14 @@ def about(rows: YearRows) -> Sequence[tuple[str, Any]]:
         ("claims", len(rows.claims)),
         ("anomalies", len(rows.anomalies)),
     )
+
+
+def attachment(filename: str) -> str:
+    """A ``Content-Disposition`` naming the file safely whatever the county's code holds (RFC 6266).
+
+    The plain ``filename`` keeps ASCII letters, digits, dots and dashes (anything else becomes
+    ``_``); ``filename*`` carries the exact name, percent-encoded UTF-8, for clients that read it.
+    A raw name could hold quotes, line breaks or characters a header cannot carry.
+    """
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", filename)
+    return f"attachment; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -114,14 +114,22 @@ class KeyStore:
             self._cache.clear()
         return KeyInfo(info.id, info.name, info.role, info.volunteer_id, info.created_at, now)
 
-    def authenticate(self, token: str) -> Principal | None:
-        """The principal of a valid, unrevoked key, or None."""
+    def recently_authenticated(self, token: str) -> Principal | None:
+        """The principal of a key found valid in the last ``cache_ttl`` seconds (no read); else None."""
         digest = token_hash(token)
-        now = time.monotonic()
         with self._lock:
             cached = self._cache.get(digest)
-        if cached is not None and now - cached[0] < self.cache_ttl:
+        if cached is not None and time.monotonic() - cached[0] < self.cache_ttl:
             return cached[1]
+        return None
+
+    def authenticate(self, token: str) -> Principal | None:
+        """The principal of a valid, unrevoked key, or None."""
+        recent = self.recently_authenticated(token)
+        if recent is not None:
+            return recent
+        digest = token_hash(token)
+        now = time.monotonic()
         rows = self.tables.query(
             "SELECT id, name, role, volunteer_id FROM {api_keys} WHERE key_hash = ? AND revoked_at IS NULL", (digest,)
         )

@@ -14,6 +14,7 @@ happened, never its message, which could hold personal data from the request.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import traceback
@@ -157,7 +158,31 @@ async def on_http_exception(request: Request, error: Exception) -> JSONResponse:
     slug = HTTPStatus(error.status_code).phrase.lower().replace(" ", "-")
     detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).description
     field = "body" if error.status_code == 400 else None
-    return problem(error.status_code, slug, detail, request=request, headers=dict(error.headers or {}), field=field)
+    headers = dict(error.headers or {})
+    if error.status_code == 405 and (allowed := allowed_methods(request)):
+        headers["Allow"] = ", ".join(allowed)
+    return problem(error.status_code, slug, detail, request=request, headers=headers, field=field)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method the API serves at this path, as its schema documents them.
+
+    The router answers 405 from the first route whose path matches and names only that route's
+    methods, which is wrong where one path has a GET and a POST in two routers (``/v1/policies``).
+    """
+    methods: set[str] = set()
+    for template, operations in request.app.openapi().get("paths", {}).items():
+        if _path_pattern(template).fullmatch(request.scope["path"]):
+            methods.update(method.upper() for method in operations)
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
+
+
+@functools.lru_cache(maxsize=256)
+def _path_pattern(template: str) -> re.Pattern[str]:
+    """``/v1/visits/{visit_id}`` → a pattern matching ``/v1/visits/<anything but a slash>``."""
+    return re.compile(re.sub(r"\\{[^/]*?\\}", "[^/]+", re.escape(template)))
 
 
 def field_of(loc: Any) -> str:

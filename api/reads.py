@@ -30,12 +30,13 @@ import base64
 import bisect
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar, get_args
 
 from fastapi import Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import Authenticated, Services, check_role, services
 from api.keys import Principal
@@ -107,6 +108,8 @@ class ViewRead:
     model: str
     after: int | None
     response: Response
+    fresh: bool = False
+    """The caller sent ``Cache-Control: no-cache``: answer from the view, not from kept answers."""
 
     @property
     def side(self) -> ReadSide:
@@ -141,6 +144,33 @@ class ViewRead:
             "projection_state": state.state,
             "projection_reason": state.reason,
         }
+
+    async def page(self, pages: Paging, build: Callable[[], Page[Any]], *also: Hashable, keep: bool = True) -> Response:
+        """The page ``build`` makes (in a worker thread), or the one kept for this query at the
+        model's position (:mod:`api.answers`); ``also``: whatever else the answer depends on;
+        ``keep=False``: an answer that holds more than the read model (never kept).
+
+        Its lag and state are always of now; the route's ``response_model`` documents the body.
+        """
+        key = (pages.scope, pages.limit, pages.cursor, self.principal.role, self.principal.volunteer_id, *also)
+        reads = self.services.reads
+        answers = reads.answers if reads is not None and keep and self.available else None
+        kept: tuple[int, bytes] | None = None
+        if answers is not None and not self.fresh:
+            now = self.side.live_position(self.model)
+            if now is None:
+                now = await run_in_threadpool(self.side.position, self.model)
+            found = answers.get(self.model, key, now)
+            kept = None if found is None else (now, found)
+        if kept is None:
+            made = await run_in_threadpool(build)
+            kept = made.position, made.__pydantic_serializer__.to_json(made, include={"items", "next_cursor"})
+            if answers is not None:
+                answers.put(self.model, key, *kept)
+        position, body = kept
+        meta = json.dumps(self.meta(position), ensure_ascii=False, separators=(",", ":"))
+        headers = {k: v for k, v in self.response.headers.items() if k.startswith("x-tiexin-")}
+        return Response(meta[:-1].encode() + b"," + body[1:], media_type="application/json", headers=headers)
 
 
 def set_headers(response: Response, position: int, lag: int, state: str, after: int | None = None) -> None:
@@ -184,7 +214,8 @@ def view_reader(model: str, *roles: str) -> Callable[..., Awaitable[ViewRead]]:
         if after is not None and found.reads is not None:
             settings = found.settings
             await found.reads.wait_for(model, after, min(wait or settings.read_wait, settings.read_wait_max))
-        return ViewRead(found, principal, model, after, response)
+        fresh = "no-cache" in request.headers.get("cache-control", "").lower()
+        return ViewRead(found, principal, model, after, response, fresh)
 
     return dependency
 
@@ -231,7 +262,7 @@ LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="items a page 
 CursorQuery = Annotated[str | None, Query(max_length=2000, description="`next_cursor` of the previous page")]
 
 
-def paging(request: Request, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None) -> Paging:
+async def paging(request: Request, limit: LimitQuery = DEFAULT_LIMIT, cursor: CursorQuery = None) -> Paging:
     filters = sorted((k, v) for k, v in request.query_params.multi_items() if k not in PAGING_PARAMS)
     scope = hashlib.sha256(json.dumps([request.url.path, filters]).encode()).hexdigest()[:16]
     return Paging(limit, cursor, scope)

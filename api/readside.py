@@ -34,6 +34,7 @@ from typing import Any
 from eventsourcing.application import Application
 from starlette.concurrency import run_in_threadpool
 
+from api.answers import AnswerCache
 from api.settings import ApiSettings
 from ledger.store import store_errors_translated
 from projections import registry
@@ -47,6 +48,9 @@ READ_MODELS = ("roster", "scores", "audit", "history")
 POLL_INTERVAL = 0.005
 RECHECK = 0.05
 STATUS_TTL = 1.0
+HEAD_TTL = 0.1
+"""How long the ledger's head, read to tell a read's lag, is taken as known (writes made here
+move it at once; other processes' writes show within this)."""
 LIVE = ("running", "caught_up")
 
 
@@ -84,6 +88,8 @@ class ReadSide:
         self._waiters: dict[str, set[tuple[asyncio.AbstractEventLoop, asyncio.Event]]] = {}
         self._lock = threading.Lock()
         self._states: dict[str, tuple[float, int, ModelState]] = {}
+        self._head: tuple[float, int] = (float("-inf"), 0)
+        self.answers = AnswerCache()
         if in_process:
             running, _ = usable(registry.names())
             if running:
@@ -114,8 +120,11 @@ class ReadSide:
                 view.close()
         self.views.clear()
 
-    def wake(self) -> None:
-        """A write was made here: have the in-process runners poll now."""
+    def wake(self, position: int | None = None) -> None:
+        """A write was made here (at log ``position``): have the in-process runners poll now."""
+        if position is not None:
+            checked, known = self._head
+            self._head = (checked, max(known, position))
         if self.service is not None:
             self.service.wake()
 
@@ -132,9 +141,21 @@ class ReadSide:
         with store_errors_translated("the read models' store"):
             return int(self.views[name].position(self.application_name))
 
+    def live_position(self, name: str) -> int | None:
+        """The view's position as its runner here knows it (no read); None: its runner is elsewhere."""
+        runner = self.runner(name)
+        return runner.position if runner is not None else None
+
     def head(self) -> int:
+        """The ledger's last position, read at most every :data:`HEAD_TTL` seconds."""
+        checked, known = self._head
+        now = time.monotonic()
+        if now - checked < HEAD_TTL:
+            return known
         with store_errors_translated("the event store"):
-            return self.ledger.recorder.max_notification_id() or 0
+            found = self.ledger.recorder.max_notification_id() or 0
+        self._head = (now, max(found, self._head[1]))
+        return self._head[1]
 
     def state(self, name: str, position: int | None = None) -> ModelState:
         """The read model's state; ``position``: the one just read from it (a view seen to move

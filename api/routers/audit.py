@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.export import PARTS, XLSX, YearRows, as_csv, as_xlsx, year_rows
+from api.export import PARTS, XLSX, YearRows, as_csv, as_xlsx, attachment, year_rows
 from api.reads import LIST_ERRORS, Page, Pages, ReadMeta, ViewRead, view_reader
 from api.schemas import READ_ERRORS, Text, examples
 from ledger.budgets import FIRST_YEAR, LAST_YEAR, budget_id
@@ -162,15 +162,20 @@ def anomaly_key(a: Anomaly) -> tuple[str, int, str, str]:
 
 
 @router.get("/anomalies", response_model=Page[AnomalyOut], responses=LIST_ERRORS)
-def anomalies(
+async def anomalies(
     read: AuditRead,
     pages: Pages,
     code: Annotated[str | None, Query(pattern=CODE_PATTERN, description="one rule code, A01–A10")] = None,
-) -> Page[AnomalyOut]:
+) -> Response:
     """Every anomaly, or those of one rule, by code and then the latest event it rests on (auditor, finance)."""
-    report = read.view().anomalies(code)
-    chosen, cursor = pages.page(report.anomalies, anomaly_key)
-    return Page[AnomalyOut](items=[anomaly_out(a) for a in chosen], next_cursor=cursor, **read.meta(report.position))
+
+    def build() -> Page[AnomalyOut]:
+        report = read.view().anomalies(code)
+        chosen, cursor = pages.page(report.anomalies, anomaly_key)
+        items = [anomaly_out(a) for a in chosen]
+        return Page[AnomalyOut](items=items, next_cursor=cursor, **read.meta(report.position))
+
+    return await read.page(pages, build)
 
 
 @router.get(
@@ -204,7 +209,7 @@ def export(
     else:
         content, media, filename = as_csv(rows, part), "text/csv; charset=utf-8", f"{name}-{part}.csv"
     headers = {k: v for k, v in read.response.headers.items() if k.startswith("x-tiexin-")}
-    headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    headers["Content-Disposition"] = attachment(filename)
     return Response(content, media_type=media, headers=headers)
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import FinanceWrite
+from api.deps import FinanceCreate, FinanceWrite
 from api.reads import ViewRead, view_reader
 from api.routers.audit import BudgetOut, budget_fields
 from api.schemas import (
@@ -56,7 +56,7 @@ class AdjustmentIn(BaseModel):
 
 
 @router.post("/{year}", status_code=201, response_model=WrittenOut, responses=WRITE_ERRORS)
-def appropriate(year: Year, body: AppropriationIn, write: FinanceWrite) -> JSONResponse:
+def appropriate(year: Year, body: AppropriationIn, write: FinanceCreate) -> JSONResponse:
     """Appropriate a fiscal year's budget lines, once a year (finance)."""
     county = body.county or write.services.settings.home_county
     return write.run(

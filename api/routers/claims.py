@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import FinanceWrite, VolunteerWrite, check_own, etag
+from api.deps import FinanceWrite, VolunteerCreate, check_own, etag
 from api.reads import ViewRead, view_reader
 from api.routers.audit import TrailOut, trail_out
 from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
@@ -88,7 +88,7 @@ class ClaimOut(BaseModel):
 
 
 @router.post("", status_code=201, response_model=WrittenOut, responses=WRITE_ERRORS)
-def submit(body: ClaimIn, write: VolunteerWrite) -> JSONResponse:
+def submit(body: ClaimIn, write: VolunteerCreate) -> JSONResponse:
     """Claim a month's subsidy for one's own confirmed visits (volunteer)."""
     volunteer_id = body.volunteer_id or write.principal.volunteer_id
     assert volunteer_id is not None  # a volunteer's key always names its volunteer

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import CoordinatorWrite, Read, etag, reader
+from api.deps import CoordinatorCreate, CoordinatorWrite, Read, etag, reader
 from api.problems import Forbidden
 from api.reads import LIST_ERRORS, Page, Pages, ViewRead, ledger_meta, view_reader
 from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
@@ -89,7 +89,7 @@ class ElderOut(BaseModel):
 
 
 @router.post("", status_code=201, response_model=WrittenOut, responses=WRITE_ERRORS)
-def register(body: ElderIn, write: CoordinatorWrite) -> JSONResponse:
+def register(body: ElderIn, write: CoordinatorCreate) -> JSONResponse:
     """Register an elder (coordinator)."""
     county = body.county or write.services.settings.home_county
     fields = body.model_dump(exclude={"county"})
@@ -181,29 +181,33 @@ def elder_key(e: ElderRow) -> tuple[str, ...]:
 
 
 @router.get("", response_model=Page[ElderItem], responses=LIST_ERRORS)
-def list_elders(
+async def list_elders(
     read: ElderListRead,
     pages: Pages,
     county: Annotated[Text | None, Query(description="one county's code")] = None,
     township: Annotated[Text | None, Query(description="one township")] = None,
     status: Annotated[str | None, Query(pattern="^(active|departed)$")] = None,
     names: Annotated[bool, Query(description="join each elder's name from the ledger (coordinator)")] = False,
-) -> Page[ElderItem]:
+) -> Response:
     """Elders by county and township, present or departed, with their last contact (coordinator, auditor)."""
     if names and read.principal.role != "coordinator":
         raise Forbidden("only a coordinator's key reads elders' names", role=read.principal.role)
-    answer = read.view().elders(county=county, township=township)
-    rows = [e for e in answer.rows if status is None or (e.departed_on is None) == (status == "active")]
-    chosen, cursor = pages.page(rows, elder_key)
-    items = [
-        ElderItem(
-            id=e.elder_id, county=e.county, township=e.township, status="departed" if e.departed_on else "active",
-            departed_on=e.departed_on, departure_kind=e.departure_kind, last_contact_at=e.last_contact_at,
-            last_visit_id=e.last_visit_id,
-        )
-        for e in chosen
-    ]  # fmt: skip
-    if names:
-        for item in items:
-            item.name = load(read.services.ledger, Elder, item.id, "elder").name
-    return Page[ElderItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+
+    def build() -> Page[ElderItem]:
+        answer = read.view().elders(county=county, township=township)
+        rows = [e for e in answer.rows if status is None or (e.departed_on is None) == (status == "active")]
+        chosen, cursor = pages.page(rows, elder_key)
+        items = [
+            ElderItem(
+                id=e.elder_id, county=e.county, township=e.township, status="departed" if e.departed_on else "active",
+                departed_on=e.departed_on, departure_kind=e.departure_kind, last_contact_at=e.last_contact_at,
+                last_visit_id=e.last_visit_id,
+            )
+            for e in chosen
+        ]  # fmt: skip
+        if names:
+            for item in items:
+                item.name = load(read.services.ledger, Elder, item.id, "elder").name
+        return Page[ElderItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+
+    return await read.page(pages, build, keep=not names)  # names are the ledger's, not the view's

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictInt
 
-from api.deps import EvaluatorWrite
+from api.deps import EvaluatorCreate, EvaluatorWrite
 from api.problems import Forbidden
 from api.schemas import TARGETED_WRITE_ERRORS, WRITE_ERRORS, Text, WrittenOut, examples
 from api.service import load
@@ -45,7 +45,7 @@ class WithdrawalIn(BaseModel):
 
 
 @router.post("", status_code=201, response_model=WrittenOut, responses=WRITE_ERRORS)
-def submit(body: EvaluationIn, write: EvaluatorWrite) -> JSONResponse:
+def submit(body: EvaluationIn, write: EvaluatorCreate) -> JSONResponse:
     """Submit an evaluation of a volunteer for a period; one live one per evaluator (evaluator)."""
     return write.run(
         lambda by: write.ledger.submit_evaluation(

@@ -71,7 +71,7 @@ Types = Annotated[
         max_length=50,
         description="Only events of these stored types, e.g. `tiexin.visit.Recorded`; repeat the parameter or "
         "separate with commas.",
-        examples=["tiexin.visit.Recorded"],
+        examples=[["tiexin.visit.Recorded"]],
     ),
 ]
 Entities = Annotated[

@@ -34,7 +34,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.metrics_core import Metric
 from pydantic import BaseModel, ConfigDict
 
-from api.deps import Services, authenticate, bearer, check_role, services
+from api.deps import Services, bearer, check_role, principal_of, services
 from api.metrics import CONTENT_TYPE, metrics_of
 from api.problems import RETRY_AFTER_S, problem
 from api.schemas import ProblemOut
@@ -251,7 +251,7 @@ def metrics(
 ) -> Response:
     """Prometheus metrics (open on loopback; otherwise an auditor's or admin's key)."""
     if not is_loopback(request):
-        check_role(authenticate(request, credentials), TRUSTED_ROLES)
+        check_role(principal_of(request, credentials), TRUSTED_ROLES)
     cache = status_cache(request)
     text = metrics_of(request.app).exposition(lambda: store_families(cache.get()))
     return Response(text, media_type=CONTENT_TYPE)

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import CoordinatorWrite
+from api.deps import CoordinatorCreate, CoordinatorWrite
 from api.schemas import TARGETED_WRITE_ERRORS, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
 from ledger.pairings import END_REASONS
 
@@ -40,7 +40,7 @@ class EndPairingIn(BaseModel):
 
 
 @router.post("", status_code=201, response_model=WrittenOut, responses=WRITE_ERRORS)
-def form(body: PairingIn, write: CoordinatorWrite) -> JSONResponse:
+def form(body: PairingIn, write: CoordinatorCreate) -> JSONResponse:
     """Pair an active volunteer with an elder (coordinator)."""
     return write.run(
         lambda by: write.ledger.form_pairing(

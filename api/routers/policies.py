@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictInt
 
-from api.deps import AdminWrite, Read, reader
+from api.deps import AdminCreate, Read, reader
 from api.reads import LIST_ERRORS, Page, Pages, ledger_meta
 from api.schemas import MAX_FEN, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
 from api.service import load
@@ -40,7 +40,7 @@ class PolicyIn(BaseModel):
 
 
 @router.post("", status_code=201, response_model=WrittenOut, responses=WRITE_ERRORS)
-def adopt(body: PolicyIn, write: AdminWrite) -> JSONResponse:
+def adopt(body: PolicyIn, write: AdminCreate) -> JSONResponse:
     """Adopt the next version of a policy, in force from a date (admin)."""
     return write.run(
         lambda by: write.ledger.adopt_policy(

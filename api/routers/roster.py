@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from api.reads import LIST_ERRORS, Page, Pages, ViewRead, view_reader
@@ -86,7 +86,7 @@ def pairing_key(p: PairingRow) -> tuple[str, ...]:
 
 
 @router.get("", response_model=Page[PairingItem], responses=LIST_ERRORS)
-def pairings(
+async def pairings(
     read: RosterRead,
     pages: Pages,
     county: CountyQuery = None,
@@ -94,19 +94,23 @@ def pairings(
     group: Annotated[Text | None, Query(description="one service group's label")] = None,
     volunteer_id: Annotated[UUID | None, Query(description="one volunteer's pairings")] = None,
     elder_id: Annotated[UUID | None, Query(description="one elder's pairings")] = None,
-) -> Page[PairingItem]:
+) -> Response:
     """Active pairings by county, township and group (coordinator, auditor; a volunteer: its own)."""
     if read.principal.role == "volunteer":
         volunteer_id = read.principal.volunteer_id
-    answer = read.view().pairings(county=county, township=township, group=group)
-    rows = [
-        r
-        for r in answer.rows
-        if (volunteer_id is None or r.volunteer_id == volunteer_id) and (elder_id is None or r.elder_id == elder_id)
-    ]
-    chosen, cursor = pages.page(rows, pairing_key)
-    items = [PairingItem.model_validate(r, from_attributes=True) for r in chosen]
-    return Page[PairingItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+
+    def build() -> Page[PairingItem]:
+        answer = read.view().pairings(county=county, township=township, group=group)
+        rows = [
+            r
+            for r in answer.rows
+            if (volunteer_id is None or r.volunteer_id == volunteer_id) and (elder_id is None or r.elder_id == elder_id)
+        ]
+        chosen, cursor = pages.page(rows, pairing_key)
+        items = [PairingItem.model_validate(r, from_attributes=True) for r in chosen]
+        return Page[PairingItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+
+    return await read.page(pages, build)
 
 
 def unpaired_key(u: UnpairedRow) -> tuple[str, ...]:
@@ -114,14 +118,18 @@ def unpaired_key(u: UnpairedRow) -> tuple[str, ...]:
 
 
 @router.get("/unpaired", response_model=Page[UnpairedItem], responses=LIST_ERRORS)
-def unpaired(
+async def unpaired(
     read: StaffRosterRead, pages: Pages, county: CountyQuery = None, township: TownshipQuery = None
-) -> Page[UnpairedItem]:
+) -> Response:
     """Elders present with no active pairing to an active volunteer (coordinator, auditor)."""
-    answer = read.view().unpaired(county=county, township=township)
-    chosen, cursor = pages.page(answer.rows, unpaired_key)
-    items = [UnpairedItem.model_validate(r, from_attributes=True) for r in chosen]
-    return Page[UnpairedItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+
+    def build() -> Page[UnpairedItem]:
+        answer = read.view().unpaired(county=county, township=township)
+        chosen, cursor = pages.page(answer.rows, unpaired_key)
+        items = [UnpairedItem.model_validate(r, from_attributes=True) for r in chosen]
+        return Page[UnpairedItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+
+    return await read.page(pages, build)
 
 
 def overdue_key(o: OverdueRow) -> tuple[bool, str, str]:
@@ -131,17 +139,21 @@ def overdue_key(o: OverdueRow) -> tuple[bool, str, str]:
 
 
 @router.get("/overdue", response_model=Page[OverdueItem], responses=LIST_ERRORS)
-def overdue(
+async def overdue(
     read: StaffRosterRead,
     pages: Pages,
     days: Annotated[int, Query(ge=0, le=3660, description="no contact on or after today − days (county dates)")] = 30,
     county: CountyQuery = None,
     township: TownshipQuery = None,
-) -> Page[OverdueItem]:
+) -> Response:
     """Elders present with no contact in the last `days` days, or never; the never contacted first (coordinator,
     auditor)."""
     today = county_date(read.services.settings.clock())
-    answer = read.view().overdue(days, today, county=county, township=township)
-    chosen, cursor = pages.page(answer.rows, overdue_key)
-    items = [OverdueItem.model_validate(r, from_attributes=True) for r in chosen]
-    return Page[OverdueItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+
+    def build() -> Page[OverdueItem]:
+        answer = read.view().overdue(days, today, county=county, township=township)
+        chosen, cursor = pages.page(answer.rows, overdue_key)
+        items = [OverdueItem.model_validate(r, from_attributes=True) for r in chosen]
+        return Page[OverdueItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+
+    return await read.page(pages, build, today)

@@ -19,7 +19,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
-from api.deps import CoordinatorWrite, Read, VolunteerWrite, check_own, etag, reader
+from api.deps import CoordinatorWrite, Read, VolunteerCreate, check_own, etag, reader
 from api.reads import ledger_meta
 from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Instant, Text, WrittenOut, choice, examples
 from api.service import load
@@ -166,7 +166,7 @@ class VisitOut(BaseModel):
 
 
 @router.post("", status_code=201, response_model=WrittenOut, responses=WRITE_ERRORS)
-def record(body: VisitIn, write: VolunteerWrite) -> JSONResponse:
+def record(body: VisitIn, write: VolunteerCreate) -> JSONResponse:
     """Record a visit or phone call on one of the volunteer's own pairings (volunteer)."""
     pairing = load(write.ledger, Pairing, body.pairing_id, "pairing")
     check_own(write.principal, pairing.volunteer_id, "pairing")

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import CoordinatorWrite, Read, check_own, etag, reader
+from api.deps import CoordinatorCreate, CoordinatorWrite, Read, check_own, etag, reader
 from api.reads import LIST_ERRORS, Page, Pages, ViewRead, ledger_meta, view_reader
 from api.routers.scores import MonthQuery, ScoreOut, score_out, this_month
 from api.schemas import (
@@ -87,7 +87,7 @@ class VolunteerOut(BaseModel):
 
 
 @router.post("", status_code=201, response_model=WrittenOut, responses=WRITE_ERRORS)
-def recruit(body: VolunteerIn, write: CoordinatorWrite) -> JSONResponse:
+def recruit(body: VolunteerIn, write: CoordinatorCreate) -> JSONResponse:
     """Recruit a volunteer (coordinator)."""
     county = body.county or write.services.settings.home_county
     fields = body.model_dump(exclude={"county"})
@@ -179,29 +179,37 @@ def load_key(v: LoadRow) -> tuple[str, ...]:
 
 
 @router.get("", response_model=Page[VolunteerItem], responses=LIST_ERRORS)
-def list_volunteers(
+async def list_volunteers(
     read: VolunteerListRead,
     pages: Pages,
     county: Annotated[Text | None, Query(description="one county's code")] = None,
     township: Annotated[Text | None, Query(description="one township")] = None,
     status: Annotated[str | None, Query(pattern=f"^({ACTIVE}|{SUSPENDED}|{RETIRED})$")] = None,
     names: Annotated[bool, Query(description="join name, unit and profession from the ledger")] = False,
-) -> Page[VolunteerItem]:
+) -> Response:
     """Volunteers with their status and active load, by county and township (coordinator, auditor, evaluator)."""
-    answer = read.view().loads(county=county, township=township)
-    rows = [r for r in answer.rows if status is None or r.status == status]
-    chosen, cursor = pages.page(rows, load_key)
-    items = [
-        VolunteerItem(
-            id=r.volunteer_id, county=r.county, township=r.township, status=r.status, active_pairings=r.active_pairings
-        )
-        for r in chosen
-    ]
-    if names:
-        for item in items:
-            volunteer = load(read.services.ledger, Volunteer, item.id, "volunteer")
-            item.name, item.unit, item.profession = volunteer.name, volunteer.unit, volunteer.profession
-    return Page[VolunteerItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+
+    def build() -> Page[VolunteerItem]:
+        answer = read.view().loads(county=county, township=township)
+        rows = [r for r in answer.rows if status is None or r.status == status]
+        chosen, cursor = pages.page(rows, load_key)
+        items = [
+            VolunteerItem(
+                id=r.volunteer_id,
+                county=r.county,
+                township=r.township,
+                status=r.status,
+                active_pairings=r.active_pairings,
+            )
+            for r in chosen
+        ]
+        if names:
+            for item in items:
+                volunteer = load(read.services.ledger, Volunteer, item.id, "volunteer")
+                item.name, item.unit, item.profession = volunteer.name, volunteer.unit, volunteer.profession
+        return Page[VolunteerItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+
+    return await read.page(pages, build, keep=not names)  # names are the ledger's, not the view's
 
 
 @router.get("/{volunteer_id}/score", response_model=ScoreOut, responses=errors(404, 409))

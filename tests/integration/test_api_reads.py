@@ -17,7 +17,7 @@ import pytest
 
 from api.testing import Harness, harness
 from ledger.common import COUNTY_TZ
-from projections.roster import RosterProjection
+from projections.roster import RosterProjection, RosterView
 from projections.service import running
 from tests.conftest import Clock
 
@@ -242,6 +242,34 @@ def test_roster_reads_pairings_unpaired_and_overdue(api: Harness, clock: Clock) 
     clock.advance(days=30)
     assert get(api, "/v1/roster/overdue?days=40").json()["items"][1]["days_without_contact"] == 56
     assert get(api, "/v1/roster/overdue?days=-1", expect=422).json()["field"] == "query.days"
+
+
+def test_a_repeated_read_is_answered_from_the_kept_answer_until_its_model_moves(
+    api: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    volunteer_id, _, pairing_id = api.staff.pair(date(2026, 1, 1))
+    reads: list[str | None] = []
+    original = RosterView.pairings
+
+    def counted(self: RosterView, **filters: Any) -> Any:
+        reads.append(filters.get("township"))
+        return original(self, **filters)
+
+    monkeypatch.setattr(RosterView, "pairings", counted)
+    first = get(api, f"/v1/roster?after={api.events()}")
+    assert get(api, "/v1/roster").content == first.content and len(reads) == 1
+    assert get(api, "/v1/roster?township=涟城镇").json()["items"] == [] and len(reads) == 2
+    assert [p["pairing_id"] for p in get(api, "/v1/roster", api.volunteer_key(volunteer_id)).json()["items"]] == [
+        pairing_id
+    ]
+    assert len(reads) == 3  # a volunteer's answer is its own
+    fresh = api.client.get("/v1/roster", headers={**api.staff.auth("auditor"), "Cache-Control": "no-cache"})
+    assert fresh.content == first.content and len(reads) == 4
+
+    _, _, another = api.staff.pair(date(2026, 1, 1))
+    moved = get(api, f"/v1/roster?after={api.events()}").json()
+    assert another in [p["pairing_id"] for p in moved["items"]] and len(reads) == 5
+    assert moved["position"] > first.json()["position"] and moved["lag"] == 0
 
 
 def test_the_read_side_starts_and_stops_with_the_app(store_url: str, clock: Clock) -> None:

@@ -11,10 +11,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from openpyxl import load_workbook
 
+from api.export import inert
 from api.testing import Harness, harness, visit_body
 from ledger.common import COUNTY_TZ
 from tests.conftest import Clock
@@ -139,6 +141,31 @@ def test_the_audit_of_a_year_its_anomalies_and_its_exports(api: Harness) -> None
     assert get(api, "/v1/audit/export?year=2027&format=csv").content.decode("utf-8-sig").count("\n") == 1
     get(api, "/v1/audit/export?year=2026&format=pdf", expect=422)
     get(api, "/v1/audit/export", expect=422)
+
+
+def test_an_export_names_its_file_safely_whatever_the_county_code_holds(api: Harness) -> None:
+    for county in ("涟水", 'a"b', "a\r\nSet-Cookie: x=1"):
+        response = api.client.get("/v1/audit/export", params={"year": 2026, "county": county},
+                                  headers=api.staff.auth("auditor"))  # fmt: skip
+        assert response.status_code == 200, (county, response.text)
+        disposition = response.headers["content-disposition"]
+        assert disposition.isascii() and "\n" not in disposition and "set-cookie" not in response.headers
+        assert f"filename*=UTF-8''{quote(f'tiexin-audit-{county}-2026-claims.csv', safe='')}" in disposition
+
+
+def test_an_xlsx_export_keeps_text_as_text_even_with_control_characters_or_formulas(api: Harness) -> None:
+    response = api.client.get("/v1/audit/export", params={"year": 2026, "county": "=1+1\x1c", "format": "xlsx"},
+                              headers=api.staff.auth("auditor"))  # fmt: skip
+    assert response.status_code == 200, response.text
+    about = load_workbook(io.BytesIO(response.content))["about"]
+    county = next(row for row in about.iter_rows() if row[0].value == "county")[1]
+    assert (county.value, county.data_type) == ("=1+1\ufffd", "s")
+
+
+def test_a_csv_cell_that_could_start_a_formula_is_made_inert() -> None:
+    assert [inert(v) for v in ("=HYPERLINK(1)", "+1", "-2", "@x", "国库-7", 6000, None)] == [
+        "'=HYPERLINK(1)", "'+1", "'-2", "'@x", "国库-7", 6000, None,
+    ]  # fmt: skip
 
 
 def test_scores_rank_a_month_and_explain_one_volunteer(api: Harness) -> None:
