@@ -396,3 +396,20 @@ def test_a_store_that_fails_is_retried_not_a_reason_to_stop(
     assert runner.position == 0
     assert runner.run_once() == event_count(ledger)
     assert runner.state.status == "caught_up"
+
+
+def test_a_sqlite_view_syncs_at_checkpoints_while_the_ledger_syncs_every_commit(
+    tmp_path: Any, open_store: Callable[[str], Ledger]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'tiexin.db'}"
+    ledger = open_store(url)
+    view = open_history_view(url)
+    try:
+        with view.datastore.transaction(commit=False) as cursor:
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == 1  # NORMAL: a view is rebuilt from the log
+        with ledger.recorder.datastore.transaction(commit=False) as cursor:  # type: ignore[attr-defined]
+            cursor.execute("PRAGMA synchronous")
+            assert cursor.fetchone()[0] == 2  # FULL: the ledger is the record
+    finally:
+        view.close()
