@@ -9,11 +9,12 @@ still checks every rule itself; these keep garbage from reaching it.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StrictInt
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 MAX_FEN = 10**12
 """¥10 billion: more than any county's budget, far less than anything that overflows a column."""
@@ -31,6 +32,24 @@ def _storable(text: str) -> str:
     return text
 
 
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+ISO_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]")
+
+
+def _iso_day(value: Any) -> Any:
+    """A date is written ``2026-02-10``: not a number (which pydantic would read as seconds since 1970)."""
+    if isinstance(value, dt.date) or (isinstance(value, str) and ISO_DAY.fullmatch(value)):
+        return value
+    raise ValueError("must be a date written YYYY-MM-DD, e.g. 2026-02-10")
+
+
+def _iso_moment(value: Any) -> Any:
+    """A moment is written ``2026-02-10T10:00:00+08:00``: not a number of seconds."""
+    if isinstance(value, dt.datetime) or (isinstance(value, str) and ISO_MOMENT.match(value)):
+        return value
+    raise ValueError("must be a date-time written YYYY-MM-DDTHH:MM:SS with its offset, e.g. 2026-02-10T10:00:00+08:00")
+
+
 def _plausible_moment(moment: dt.datetime) -> dt.datetime:
     if not EARLIEST <= moment <= LATEST:
         raise ValueError(f"must be between {EARLIEST.date()} and {LATEST.date()}")
@@ -44,9 +63,9 @@ def _plausible_day(day: dt.date) -> dt.date:
 
 
 Text = Annotated[str, AfterValidator(_storable)]
-Instant = Annotated[AwareDatetime, AfterValidator(_plausible_moment)]
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_moment), AfterValidator(_plausible_moment)]
 """A timezone-aware moment (``2026-02-10T10:00:00+08:00``); a naive one is refused."""
-Day = Annotated[dt.date, AfterValidator(_plausible_day)]
+Day = Annotated[dt.date, BeforeValidator(_iso_day), AfterValidator(_plausible_day)]
 Fen = Annotated[StrictInt, Field(ge=0, le=MAX_FEN, description="integer fen (分); ¥1 = 100")]
 SignedFen = Annotated[StrictInt, Field(ge=-MAX_FEN, le=MAX_FEN, description="integer fen (分), + or −")]
 

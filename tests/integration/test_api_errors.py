@@ -81,6 +81,7 @@ def test_a_refused_command_names_the_field_or_the_rule(api: Harness) -> None:
         ({"township": None}, "township"),
         ({"nickname": "小王"}, "nickname"),
         ({"notes": "\ud800"}, "notes"),
+        ({"started_at": 1770084000}, "started_at"),
     ],
 )
 def test_a_bad_field_is_422_naming_it(api: Harness, change: dict[str, Any], field: str) -> None:
@@ -90,6 +91,13 @@ def test_a_bad_field_is_422_naming_it(api: Harness, change: dict[str, Any], fiel
     response = post_json(api, "/v1/visits", body, api.staff.auth(api.volunteer_key(volunteer_id)))
     assert problem_of(response, 422)["field"] == field
     assert api.events() == before
+
+
+def test_a_date_written_as_a_number_is_refused_not_read_as_seconds_since_1970(api: Harness) -> None:
+    for on in ("0", "20260701", "1770084000"):
+        response = api.client.get(f"/v1/policies?on={on}", headers=api.staff.auth("auditor"))
+        assert problem_of(response, 422)["field"] == "query.on", on
+    assert api.client.get("/v1/policies?on=2026-07-01", headers=api.staff.auth("auditor")).status_code == 200
 
 
 def test_money_is_integer_fen_never_a_float_or_a_string(api: Harness) -> None:
