@@ -244,6 +244,16 @@ class Paging:
         more = start + self.limit < len(ordered)
         return chosen, (self._encode(key(chosen[-1])) if more and chosen else None)
 
+    def after_key(self) -> tuple[Any, ...] | None:
+        """The last key of the previous page, for a read model that pages in its own query."""
+        return None if self.cursor is None else self._decode(self.cursor)
+
+    def window(self, rows: Sequence[T], key: Callable[[T], tuple[Any, ...]]) -> tuple[list[T], str | None]:
+        """The page of rows read past :meth:`after_key` in order, ``limit + 1`` of them: the first
+        ``limit``, and the cursor after them if there was one more."""
+        chosen = list(rows[: self.limit])
+        return chosen, (self._encode(key(chosen[-1])) if len(rows) > self.limit and chosen else None)
+
     def _encode(self, key: tuple[Any, ...]) -> str:
         raw = json.dumps([self.scope, list(key)], separators=(",", ":"), ensure_ascii=False)
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")

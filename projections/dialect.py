@@ -101,7 +101,7 @@ class Dialect(ABC):
 class SQLiteDialect(Dialect):
     types: ClassVar[Mapping[str, str]] = {
         "uuid": "TEXT", "instant": "TEXT", "day": "TEXT", "flag": "BOOLEAN", "number": "TEXT",
-        "without_rowid": "WITHOUT ROWID", "any_of": "IN (SELECT value FROM json_each(?))",
+        "without_rowid": "WITHOUT ROWID", "any_of": "IN (SELECT value FROM json_each(?))", "bytewise": "",
     }  # fmt: skip
 
     def names(self, view: Any, tables: Iterable[str], indexes: Iterable[str]) -> dict[str, Any]:
@@ -145,7 +145,7 @@ class SQLiteDialect(Dialect):
 class PostgresDialect(Dialect):
     types: ClassVar[Mapping[str, str]] = {
         "uuid": "uuid", "instant": "timestamptz", "day": "date", "flag": "boolean", "number": "numeric",
-        "without_rowid": "", "any_of": "= ANY(%s)",
+        "without_rowid": "", "any_of": "= ANY(%s)", "bytewise": 'COLLATE "C"',
     }  # fmt: skip
     snapshot = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
 

@@ -53,6 +53,14 @@ class PairingRow:
     """Set when the elder departed and the pairing is not ended yet: a pairing to end."""
 
 
+PairingKey = tuple[str, str, str, UUID, UUID]
+
+
+def pairing_key(p: PairingRow) -> PairingKey:
+    """Where a pairing stands in the roster: county, township, group, elder, pairing."""
+    return (p.county, p.township, p.group, p.elder_id, p.pairing_id)
+
+
 @dataclass(frozen=True)
 class UnpairedRow:
     elder_id: UUID
@@ -201,7 +209,7 @@ class RosterProjection(PagedProjection[RosterWriter]):
 # Reading answers ------------------------------------------------------------------------------
 
 
-def filters(alias: str, **values: str | None) -> tuple[str, list[Any]]:
+def filters(alias: str, **values: Any) -> tuple[str, list[Any]]:
     """`` AND alias.column = ?`` for each value given."""
     given = {column: value for column, value in values.items() if value is not None}
     return "".join(f" AND {alias}.{column} = ?" for column in given), list(given.values())
@@ -226,13 +234,31 @@ class RosterView(SnapshotReader, PagedView[RosterWriter]):
         return RosterWriter(cursor, self.dialect, self.statements, tuple(q.WRITES), q.EXACT)
 
     def pairings(
-        self, *, county: str | None = None, township: str | None = None, group: str | None = None
+        self,
+        *,
+        county: str | None = None,
+        township: str | None = None,
+        group: str | None = None,
+        volunteer_id: UUID | None = None,
+        elder_id: UUID | None = None,
+        after: PairingKey | None = None,
+        limit: int | None = None,
     ) -> Answer[PairingRow]:
-        """Active pairings, by county, township, group and elder."""
+        """Active pairings, by county, township, group, elder and pairing (:func:`pairing_key`);
+        ``after``: only those past that key; ``limit``: at most that many (a page, read as one)."""
         extra, params = filters("e", county=county, township=township)
-        more, more_params = filters("p", grp=group)
-        position, found = self._rows(PairingRow, q.PAIRINGS + extra + more, params + more_params)
-        found.sort(key=lambda p: (p.county, p.township, p.group, str(p.elder_id), str(p.pairing_id)))
+        more, more_params = filters("p", grp=group, volunteer_id=volunteer_id and self.dialect.uid(volunteer_id),
+                                    elder_id=elder_id and self.dialect.uid(elder_id))  # fmt: skip
+        statement, values = q.PAIRINGS + extra + more, [*params, *more_params]
+        if after is not None:
+            *text, elder, pairing = after
+            statement += q.PAIRINGS_AFTER
+            values += [*text, self.dialect.uid(elder), self.dialect.uid(pairing)]
+        statement += q.PAIRINGS_ORDERED
+        if limit is not None:
+            statement += " LIMIT ?"
+            values.append(limit)
+        position, found = self._rows(PairingRow, statement, values)
         return Answer(position, tuple(found))
 
     def unpaired(self, *, county: str | None = None, township: str | None = None) -> Answer[UnpairedRow]:
@@ -340,6 +366,7 @@ __all__ = [
     "ElderRow",
     "LoadRow",
     "OverdueRow",
+    "PairingKey",
     "PairingRow",
     "PostgresRosterView",
     "RosterAnswer",
@@ -349,4 +376,5 @@ __all__ = [
     "UnpairedRow",
     "open_projection",
     "open_roster_view",
+    "pairing_key",
 ]

@@ -66,6 +66,11 @@ PAIRINGS = (
     "FROM {pairings} p JOIN {elders} e ON e.elder_id = p.elder_id "
     "JOIN {volunteers} v ON v.volunteer_id = p.volunteer_id WHERE p.ended_on IS NULL"
 )
+PAIRING_ORDER = ("e.county {bytewise}", "e.township {bytewise}", "p.grp {bytewise}", "p.elder_id", "p.pairing_id")
+"""The roster's order; text compared by code point on both stores (``bytewise``: PostgreSQL's "C"
+collation; SQLite's default), as Python compares the cursor's text."""
+PAIRINGS_AFTER = f" AND ({', '.join(PAIRING_ORDER)}) > (?, ?, ?, ?, ?)"
+PAIRINGS_ORDERED = f" ORDER BY {', '.join(PAIRING_ORDER)}"
 UNPAIRED = (
     "SELECT e.elder_id, e.county, e.township, "
     "(SELECT COUNT(*) FROM {pairings} p WHERE p.elder_id = e.elder_id AND p.ended_on IS NULL) AS pairings, "

@@ -14,10 +14,11 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
-from api.reads import LIST_ERRORS, Page, Pages, ViewRead, view_reader
+from api.problems import BadRequest
+from api.reads import LIST_ERRORS, Page, Pages, Paging, ViewRead, view_reader
 from api.schemas import Text, examples
 from ledger.common import county_date
-from projections.roster import OverdueRow, PairingRow, UnpairedRow
+from projections.roster import OverdueRow, PairingKey, PairingRow, UnpairedRow, pairing_key
 
 router = APIRouter(prefix="/v1/roster", tags=["roster"])
 
@@ -81,8 +82,20 @@ class OverdueItem(BaseModel):
     )  # fmt: skip
 
 
-def pairing_key(p: PairingRow) -> tuple[str, ...]:
-    return (p.county, p.township, p.group, str(p.elder_id), str(p.pairing_id))
+def pairing_cursor(p: PairingRow) -> tuple[str, ...]:
+    return tuple(str(part) for part in pairing_key(p))
+
+
+def pairing_after(pages: Paging) -> PairingKey | None:
+    """The previous page's last pairing, as the roster orders them (400: not a cursor of this list)."""
+    found = pages.after_key()
+    if found is None:
+        return None
+    try:
+        county, township, group, elder, pairing = (str(part) for part in found)
+        return county, township, group, UUID(elder), UUID(pairing)
+    except ValueError:
+        raise BadRequest("the cursor does not belong to this list", field="query.cursor") from None
 
 
 @router.get("", response_model=Page[PairingItem], responses=LIST_ERRORS)
@@ -99,14 +112,14 @@ async def pairings(
     if read.principal.role == "volunteer":
         volunteer_id = read.principal.volunteer_id
 
+    after = pairing_after(pages)
+
     def build() -> Page[PairingItem]:
-        answer = read.view().pairings(county=county, township=township, group=group)
-        rows = [
-            r
-            for r in answer.rows
-            if (volunteer_id is None or r.volunteer_id == volunteer_id) and (elder_id is None or r.elder_id == elder_id)
-        ]
-        chosen, cursor = pages.page(rows, pairing_key)
+        answer = read.view().pairings(
+            county=county, township=township, group=group, volunteer_id=volunteer_id, elder_id=elder_id,
+            after=after, limit=pages.limit + 1,
+        )  # fmt: skip
+        chosen, cursor = pages.window(answer.rows, pairing_cursor)
         items = [PairingItem.model_validate(r, from_attributes=True) for r in chosen]
         return Page[PairingItem](items=items, next_cursor=cursor, **read.meta(answer.position))
 

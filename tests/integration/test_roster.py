@@ -22,7 +22,7 @@ from ledger.bootstrap import open_ledger
 from ledger.common import COUNTY_TZ, county_date
 from ledger.demo import DemoSummary, run_demo
 from projections.health import HealthProjection, HealthView, open_health_view
-from projections.roster import RosterProjection, RosterView, open_roster_view
+from projections.roster import RosterProjection, RosterView, open_roster_view, pairing_key
 from projections.runner import Runner
 from tests.builders import COORDINATOR, event_count, make_pair, visit_at
 from tests.conftest import Clock, fresh_postgres_schema
@@ -278,6 +278,25 @@ def test_every_elder_of_the_demo_is_paired_but_the_one_who_died(demo: Demo) -> N
     assert new.pairing_id != old_pairing
     assert sum(v.active_pairings for v in demo.roster.loads().rows) == 428
     assert {p.township for p in pairings.rows} <= {e.township for e in elders}
+
+
+def test_the_roster_pages_in_its_own_query_in_the_order_python_compares_its_keys(demo: Demo) -> None:
+    everything = demo.roster.pairings().rows
+    as_text = [(c, t, g, str(e), str(p)) for c, t, g, e, p in map(pairing_key, everything)]
+    assert as_text == sorted(as_text) and len({p.township for p in everything}) == 25
+    walked, after = [], None
+    while True:
+        page = demo.roster.pairings(after=after, limit=37).rows
+        walked.extend(page)
+        if len(page) < 37:
+            break
+        after = pairing_key(page[-1])
+    assert walked == list(everything)
+    someone = everything[100]
+    assert demo.roster.pairings(volunteer_id=someone.volunteer_id).rows == tuple(
+        p for p in everything if p.volunteer_id == someone.volunteer_id
+    )
+    assert demo.roster.pairings(elder_id=someone.elder_id, township=someone.township).rows == (someone,)
 
 
 def test_the_demo_last_contacts_and_overdue_match_the_log(demo: Demo) -> None:
