@@ -78,6 +78,8 @@ class ReadMeta(BaseModel):
     projection_reason: Annotated[str | None, Field(description="why the read model is not live")] = None
 
 
+META_FIELDS = set(ReadMeta.model_fields)
+"""What an answer says of the moment it is sent (never kept: :meth:`ViewRead.page`)."""
 EXAMPLE_META = {"position": 1834, "lag": 0, "projection_state": "caught_up", "projection_reason": None}
 
 
@@ -145,7 +147,7 @@ class ViewRead:
             "projection_reason": state.reason,
         }
 
-    async def page(self, pages: Paging, build: Callable[[], Page[Any]], *also: Hashable, keep: bool = True) -> Response:
+    async def page(self, pages: Paging, build: Callable[[], ReadMeta], *also: Hashable, keep: bool = True) -> Response:
         """The page ``build`` makes (in a worker thread), or the one kept for this query at the
         model's position (:mod:`api.answers`); ``also``: whatever else the answer depends on;
         ``keep=False``: an answer that holds more than the read model (never kept).
@@ -164,7 +166,7 @@ class ViewRead:
             kept = None if found is None else (now, found)
         if kept is None:
             made = await run_in_threadpool(build)
-            kept = made.position, made.__pydantic_serializer__.to_json(made, include={"items", "next_cursor"})
+            kept = made.position, made.__pydantic_serializer__.to_json(made, exclude=META_FIELDS)
             if answers is not None:
                 answers.put(self.model, key, *kept)
         position, body = kept

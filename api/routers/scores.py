@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from api.reads import Page, Pages, ReadMeta, ViewRead, view_reader
@@ -157,24 +157,29 @@ def rank_key(r: Ranked) -> tuple[int, str]:
 
 
 @router.get("", response_model=RankingPage, responses=errors(400, 409))
-def scores(
+async def scores(
     read: ScoresRead,
     pages: Pages,
     month: MonthQuery = None,
     township: Annotated[Text | None, Query(description="one township (omitted: every township)")] = None,
     county: Annotated[Text | None, Query(description="one county's code (omitted: every county)")] = None,
-) -> RankingPage:
+) -> Response:
     """A month's scores, best first, of a township's volunteers or all (evaluator, coordinator, auditor)."""
-    found = ranking(read.view(), month or this_month(read), township, county=county)
-    chosen, cursor = pages.page(found.entries, rank_key)
-    items = [
-        RankedItem(
-            rank=r.rank, volunteer_id=r.entry.volunteer_id, county=r.entry.county, township=r.entry.township,
-            total=r.entry.total, grade=r.entry.grade, grade_zh=r.entry.score.grade_zh,
-        )
-        for r in chosen
-    ]  # fmt: skip
-    return RankingPage(
-        items=items, next_cursor=cursor, month=found.month, township=township, county=county,
-        policy_version=found.policy_version, **read.meta(found.view_position),
-    )  # fmt: skip
+    chosen_month = month or this_month(read)
+
+    def build() -> RankingPage:
+        found = ranking(read.view(), chosen_month, township, county=county)
+        chosen, cursor = pages.page(found.entries, rank_key)
+        items = [
+            RankedItem(
+                rank=r.rank, volunteer_id=r.entry.volunteer_id, county=r.entry.county, township=r.entry.township,
+                total=r.entry.total, grade=r.entry.grade, grade_zh=r.entry.score.grade_zh,
+            )
+            for r in chosen
+        ]  # fmt: skip
+        return RankingPage(
+            items=items, next_cursor=cursor, month=found.month, township=township, county=county,
+            policy_version=found.policy_version, **read.meta(found.view_position),
+        )  # fmt: skip
+
+    return await read.page(pages, build, chosen_month)
