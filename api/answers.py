@@ -56,7 +56,3 @@ class AnswerCache:
             answers.move_to_end(key)
             while len(answers) > self.max_answers:
                 answers.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._models.clear()

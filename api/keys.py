@@ -116,19 +116,14 @@ class KeyStore:
 
     def recently_authenticated(self, token: str) -> Principal | None:
         """The principal of a key found valid in the last ``cache_ttl`` seconds (no read); else None."""
-        digest = token_hash(token)
-        with self._lock:
-            cached = self._cache.get(digest)
-        if cached is not None and time.monotonic() - cached[0] < self.cache_ttl:
-            return cached[1]
-        return None
+        return self._recent(token_hash(token))
 
     def authenticate(self, token: str) -> Principal | None:
         """The principal of a valid, unrevoked key, or None."""
-        recent = self.recently_authenticated(token)
+        digest = token_hash(token)
+        recent = self._recent(digest)
         if recent is not None:
             return recent
-        digest = token_hash(token)
         now = time.monotonic()
         rows = self.tables.query(
             "SELECT id, name, role, volunteer_id FROM {api_keys} WHERE key_hash = ? AND revoked_at IS NULL", (digest,)
@@ -143,6 +138,13 @@ class KeyStore:
                     self._cache.clear()
                 self._cache[digest] = (now, principal)
         return principal
+
+    def _recent(self, digest: str) -> Principal | None:
+        with self._lock:
+            cached = self._cache.get(digest)
+        if cached is not None and time.monotonic() - cached[0] < self.cache_ttl:
+            return cached[1]
+        return None
 
     @staticmethod
     def _info(row: tuple[object, ...]) -> KeyInfo:

@@ -272,6 +272,25 @@ def test_a_repeated_read_is_answered_from_the_kept_answer_until_its_model_moves(
     assert moved["position"] > first.json()["position"] and moved["lag"] == 0
 
 
+def test_a_list_joined_with_names_from_the_ledger_is_never_kept(api: Harness, monkeypatch: pytest.MonkeyPatch) -> None:
+    api.staff.elder()
+    reads: list[bool] = []
+    original = RosterView.elders
+
+    def counted(self: RosterView, **filters: Any) -> Any:
+        reads.append(True)
+        return original(self, **filters)
+
+    monkeypatch.setattr(RosterView, "elders", counted)
+    head = api.events()
+    for _ in range(2):
+        get(api, f"/v1/elders?names=true&after={head}", "coordinator")
+    assert len(reads) == 2
+    for _ in range(2):
+        get(api, "/v1/elders", "coordinator")
+    assert len(reads) == 3
+
+
 def test_the_read_side_starts_and_stops_with_the_app(store_url: str, clock: Clock) -> None:
     with harness(store_url, clock=clock, projections=True) as api:
         reads = api.services.reads
