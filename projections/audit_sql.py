@@ -36,7 +36,7 @@ from projections.audit_tables import (
     Table,
     U,
 )
-from projections.history import encode_instant
+from projections.storage import instant_text as encode_instant
 
 
 class Dialect(ABC):

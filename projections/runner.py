@@ -42,8 +42,8 @@ import socket
 import sqlite3
 import threading
 import time
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from abc import ABC
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal
@@ -54,7 +54,7 @@ from eventsourcing.persistence import InterfaceError, Notification, OperationalE
 from eventsourcing.projection import Projection
 from eventsourcing.utils import get_topic
 
-from projections.views import PagedView, SavedStatus, TrackingConflict, W
+from projections.storage import PagedView, SavedStatus, TrackingConflict, W
 
 log = logging.getLogger(__name__)
 
@@ -77,21 +77,50 @@ Status = Literal["starting", "running", "caught_up", "retrying", "stopped", "off
 """``offline``: the runner was shut down cleanly (:meth:`Runner.shutdown`)."""
 
 
+Handler = Callable[[W, Any, Notification], None]
+"""What a read model does with one event: row changes written through the page's writer."""
+
+
+class Handlers(Generic[W]):
+    """A read model's handlers, one per event class it takes, dispatched on the event's type.
+
+    The classes are the ledger's own (``Visit.Recorded``), so the log is filtered by the topics the
+    library derives from them (``get_topic``) and no topic is ever spelled out on the read side.
+    """
+
+    def __init__(self, table: Mapping[type[Any], Handler[W]]) -> None:
+        self.table = dict(table)
+        self.topics = tuple(get_topic(cls) for cls in self.table)
+
+    def __call__(self, writer: W, event: Any, notification: Notification) -> None:
+        self.table[type(event)](writer, event, notification)
+
+
 class PagedProjection(Projection[Any], ABC, Generic[W]):
     """A read model applied a page of events per view transaction.
 
     ``apply`` gets each event with its notification (position and stored topic) and writes
-    through the page's writer; it must not commit. ``topics`` (empty: all) filters the log.
+    through the page's writer; it must not commit. A read model names its :class:`Handlers`
+    (``topics`` then follows from them) or, to take every event, overrides ``apply`` and leaves
+    ``topics`` empty.
     """
 
+    handlers: Handlers[Any] | None = None
     topics: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls.handlers is not None:
+            cls.topics = cls.handlers.topics
 
     def __init__(self, view: PagedView[W]) -> None:
         super().__init__(view)
         self.paged_view = view
 
-    @abstractmethod
-    def apply(self, writer: W, event: Any, notification: Notification) -> None: ...
+    def apply(self, writer: W, event: Any, notification: Notification) -> None:
+        if self.handlers is None:
+            raise NotImplementedError(f"{type(self).__name__} names no handlers and does not override apply")
+        self.handlers(writer, event, notification)
 
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         """The library's per-event interface (its stock runner), for comparison benchmarks only."""

@@ -39,7 +39,7 @@ from ledger.store import store_errors_translated
 from projections import registry
 from projections.notify import Listener, channel_of
 from projections.runner import DEFAULT_HEARTBEAT, DEFAULT_PAGE_SIZE, Failure, PagedProjection, Runner
-from projections.views import SavedStatus
+from projections.storage import SavedStatus
 
 log = logging.getLogger(__name__)
 

@@ -24,7 +24,7 @@ from api.testing import Harness, harness
 from projections import registry
 from projections.history import HistoryProjection, HistoryView, HistoryWriter, open_history_view
 from projections.service import running
-from projections.views import SavedStatus
+from projections.storage import SavedStatus
 from tests.conftest import Clock
 
 FEB = datetime(2026, 2, 3, 2, 0, tzinfo=UTC)

@@ -27,7 +27,7 @@ from projections.asof import AsOfFailed, replay_as_of
 from projections.history import HistoryProjection, HistoryView, HistoryWriter, open_history_view
 from projections.runner import Runner
 from projections.service import ProjectionService, describe, read_status, running
-from projections.views import SavedStatus
+from projections.storage import SavedStatus
 from tests.builders import Pair, event_count, make_pair, visit_at
 from tests.conftest import Clock
 

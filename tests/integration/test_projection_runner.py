@@ -342,7 +342,7 @@ def test_a_crash_after_the_rows_are_written_but_before_the_commit_leaves_nothing
     some_visits(ledger, pair, 3, clock)
 
     def flush_then_crash(self: HistoryWriter) -> None:
-        self.cursor.executemany(self.statement, [self.params(r) for r in self.rows])
+        self.send()
         raise Crash
 
     with monkeypatch.context() as patched:
