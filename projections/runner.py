@@ -110,7 +110,7 @@ class PagedProjection(Projection[Any], ABC, Generic[W]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if cls.handlers is not None:
+        if cls.handlers is not None and "topics" not in cls.__dict__:
             cls.topics = cls.handlers.topics
 
     def __init__(self, view: PagedView[W]) -> None:

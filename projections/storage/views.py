@@ -49,7 +49,7 @@ due; the view's position is never taken from it (the tracking row is the truth).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -308,20 +308,22 @@ def on_store(view_class: type[PagedView[Any]], base: type[PagedView[Any]]) -> ty
     return type(f"{prefix}{view_class.__name__}", (base, view_class), {"__module__": view_class.__module__})
 
 
-def open_view(url: str, name: str, view_class: type[V]) -> V:
+def open_view(url: str, name: str, view_class: Callable[..., V]) -> V:
     """Open (creating its tables) the view ``name`` of class ``view_class`` for the ledger at ``url``."""
     env = store_env(url)
     view: Any
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
         path = sqlite_view_path(env["SQLITE_DBNAME"], name)
-        view = on_store(view_class, SQLiteView)(view_datastore(path, int(env["SQLITE_LOCK_TIMEOUT"])), name=name)  # type: ignore[call-arg]
+        view = on_store(cast(type[PagedView[Any]], view_class), SQLiteView)(
+            view_datastore(path, int(env["SQLITE_LOCK_TIMEOUT"])), name=name
+        )  # type: ignore[call-arg]
     else:
         datastore = PostgresDatastore(
             env["POSTGRES_DBNAME"], env["POSTGRES_HOST"], env["POSTGRES_PORT"], env["POSTGRES_USER"],
             env["POSTGRES_PASSWORD"], connect_timeout=float(env["POSTGRES_CONNECT_TIMEOUT"]), pool_size=1,
             max_overflow=4, lock_timeout=int(env["POSTGRES_LOCK_TIMEOUT"]), schema=env.get("POSTGRES_SCHEMA", ""),
         )  # fmt: skip
-        view = on_store(view_class, PostgresView)(datastore, name=name)  # type: ignore[call-arg]
+        view = on_store(cast(type[PagedView[Any]], view_class), PostgresView)(datastore, name=name)  # type: ignore[call-arg]
     view.create_table()
     return cast(V, view)
 

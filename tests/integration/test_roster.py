@@ -20,12 +20,12 @@ import pytest
 from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
 from ledger.common import COUNTY_TZ, county_date
-from ledger.demo import DemoSummary, run_demo
 from projections.health import HealthProjection, HealthView, open_health_view
 from projections.roster import RosterProjection, RosterView, open_roster_view, pairing_key
 from projections.runner import Runner
 from tests.builders import COORDINATOR, event_count, make_pair, visit_at
 from tests.conftest import Clock, fresh_postgres_schema
+from tiexin.demo.generator import DemoSummary, run_demo
 
 FEB = datetime(2026, 2, 2, 1, 0, tzinfo=UTC)  # 09:00 in the county
 TODAY = date(2026, 3, 1)

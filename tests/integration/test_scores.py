@@ -24,15 +24,14 @@ from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
 from ledger.common import Provenance, county_date, first_day, last_day, month_of
 from ledger.counties import LIANSHUI
-from ledger.demo import run_demo
 from ledger.evaluations import months_of_period
 from ledger.policies import DEFAULT_PARAMETERS, SCORING, policy_id
 from ledger.scoring import ScoreInputs, compute_score, explain
 from projections.runner import Runner
-from projections.scores import ScoresProjection, ScoresView, VolunteerScore, open_scores_view
-from projections.scores_writer import ScoresWriter
+from projections.scores import ScoresProjection, ScoresView, ScoresWriter, VolunteerScore, open_scores_view
 from tests.builders import COORDINATOR, EVALUATOR, Pair, event_count, make_pair, visit_at
 from tests.conftest import Clock, fresh_postgres_schema
+from tiexin.demo.generator import run_demo
 
 EVALUATOR_2 = Provenance("evaluator-2", "evaluator")
 FEB = datetime(2026, 2, 3, 1, 0, tzinfo=UTC)

@@ -11,17 +11,23 @@ import pytest
 from ledger.errors import RuleViolation
 from ledger.policies import DEFAULT_PARAMETERS, SCORING
 from ledger.scoring import ScoreInputs
-from projections.scores import policy_for, scores_of
-from projections.scores_sql import (
+from projections.scores import (
+    DISPUTED,
+    OK,
+    VOIDED,
     EvaluationRow,
     MonthRows,
     MoveRow,
     PairingRow,
     PolicyRow,
+    ScoresWriter,
     TrainingRow,
+    VisitRow,
     VolunteerRow,
+    policy_for,
+    scores_of,
 )
-from projections.scores_writer import DISPUTED, OK, VOIDED, ScoresWriter, VisitRow
+from projections.storage import Table
 
 VOLUNTEER = "5b0f7d4e-8d61-4c8e-9a55-3f1f6f0c2a11"
 V1 = PolicyRow(1, json.dumps(DEFAULT_PARAMETERS[SCORING]), "2000-01-01", 3)
@@ -36,13 +42,8 @@ class FakeStore:
         self.updated: dict[str, list[tuple[Any, ...]]] = {}
         self.loads: list[list[str]] = []
 
-    def statement(self, template: str) -> str:
-        return template
-
-    def insert_rows(
-        self, cursor: Any, table: str, columns: tuple[str, ...], conflict: str, rows: list[tuple[Any, ...]]
-    ) -> None:
-        self.inserted.setdefault(table, []).extend(rows)
+    def insert_rows(self, cursor: Any, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        self.inserted.setdefault(table.suffix, []).extend(rows)
 
     def update_rows(self, cursor: Any, template: str, rows: list[tuple[Any, ...]]) -> int:
         self.updated.setdefault(template, []).extend(rows)

@@ -1,4 +1,4 @@
-"""The roster's tables and statements, one text for both stores (see :mod:`projections.dialect`).
+"""The roster's tables and the statements that write and read them, one text for both stores.
 
 Four tables, keyed by the ledger's ids: ``elders`` (county, township, departure, last contact),
 ``volunteers`` (county, township, status), ``pairings`` (who, group, from, ended) and
@@ -6,7 +6,7 @@ Four tables, keyed by the ledger's ids: ``elders`` (county, township, departure,
 later ``Voided`` event's visit was for.
 
 A page's rows go in the order of :data:`WRITES`: the inserts, then the updates, then
-``last_contact``, which recomputes, in one statement, the last contact of every elder whose
+:data:`LAST_CONTACT`, which recomputes, in one statement, the last contact of every elder whose
 visits the page touched (recorded, moved by an amendment or voided) from the ``visits`` table.
 Within a page the updates of one statement keep the log's order, and no two statements set the
 same column, so the page ends exactly where applying its events one by one would.
@@ -14,26 +14,45 @@ same column, so the page ends exactly where applying its events one by one would
 
 from __future__ import annotations
 
-TABLES = ("elders", "volunteers", "pairings", "visits")
-INDEXES = ("pairings_by_elder", "pairings_by_volunteer", "visits_by_elder")
+from projections.storage import Index, Kind, Table, columns, nullable
 
-DDL = (
-    "CREATE TABLE IF NOT EXISTS {elders} ("
-    "elder_id {uuid} PRIMARY KEY, county TEXT NOT NULL, township TEXT NOT NULL, departed_on {day}, "
-    "departure_kind TEXT, last_contact_at {instant}, last_visit_id {uuid}) {without_rowid}",
-    "CREATE TABLE IF NOT EXISTS {volunteers} ("
-    "volunteer_id {uuid} PRIMARY KEY, county TEXT NOT NULL, township TEXT NOT NULL, status TEXT NOT NULL) "
-    "{without_rowid}",
-    "CREATE TABLE IF NOT EXISTS {pairings} ("
-    "pairing_id {uuid} PRIMARY KEY, volunteer_id {uuid} NOT NULL, elder_id {uuid} NOT NULL, grp TEXT NOT NULL, "
-    "from_date {day} NOT NULL, ended_on {day}, end_reason TEXT) {without_rowid}",
-    "CREATE INDEX IF NOT EXISTS {pairings_by_elder} ON {pairings} (elder_id)",
-    "CREATE INDEX IF NOT EXISTS {pairings_by_volunteer} ON {pairings} (volunteer_id)",
-    "CREATE TABLE IF NOT EXISTS {visits} ("
-    "visit_id {uuid} PRIMARY KEY, elder_id {uuid} NOT NULL, volunteer_id {uuid} NOT NULL, "
-    "started_at {instant} NOT NULL, voided {flag} NOT NULL) {without_rowid}",
-    "CREATE INDEX IF NOT EXISTS {visits_by_elder} ON {visits} (elder_id, started_at)",
+ELDERS = Table(
+    "elders",
+    columns(
+        ("elder_id", Kind.UUID), ("county", Kind.TEXT), ("township", Kind.TEXT), nullable("departed_on", Kind.DAY),
+        nullable("departure_kind", Kind.TEXT), nullable("last_contact_at", Kind.INSTANT),
+        nullable("last_visit_id", Kind.UUID),
+    ),
+    key=("elder_id",),
+)  # fmt: skip
+"""A township is the elder's as relocated; ``last_contact_at`` and ``last_visit_id`` follow its visits."""
+VOLUNTEERS = Table(
+    "volunteers",
+    columns(("volunteer_id", Kind.UUID), ("county", Kind.TEXT), ("township", Kind.TEXT), ("status", Kind.TEXT)),
+    key=("volunteer_id",),
 )
+PAIRINGS = Table(
+    "pairings",
+    columns(
+        ("pairing_id", Kind.UUID), ("volunteer_id", Kind.UUID), ("elder_id", Kind.UUID), ("grp", Kind.TEXT),
+        ("from_date", Kind.DAY), nullable("ended_on", Kind.DAY), nullable("end_reason", Kind.TEXT),
+    ),
+    key=("pairing_id",),
+    indexes=(Index("pairings_by_elder", ("elder_id",)), Index("pairings_by_volunteer", ("volunteer_id",))),
+)  # fmt: skip
+"""``grp``: the pairing's group (``group`` is a reserved word)."""
+VISITS = Table(
+    "visits",
+    columns(
+        ("visit_id", Kind.UUID), ("elder_id", Kind.UUID), ("volunteer_id", Kind.UUID), ("started_at", Kind.INSTANT),
+        ("voided", Kind.FLAG),
+    ),
+    key=("visit_id",),
+    indexes=(Index("visits_by_elder", ("elder_id", "started_at")),),
+)  # fmt: skip
+TABLES = (ELDERS, VOLUNTEERS, PAIRINGS, VISITS)
+
+# Writing a page -------------------------------------------------------------------------------
 
 WRITES: dict[str, str] = {
     "register": "INSERT INTO {elders} (elder_id, county, township) VALUES (?, ?, ?)",
@@ -48,6 +67,8 @@ WRITES: dict[str, str] = {
     "void": "UPDATE {visits} SET voided = TRUE WHERE visit_id = ?",
 }
 """The rows of a page, in the order they are sent (one ``executemany`` each)."""
+EXACT = ("relocate", "depart", "status", "end", "move", "void")
+"""Updates that must find their row: one missing means the view missed the event that made it."""
 
 LAST_CONTACT = (
     "UPDATE {elders} AS e SET (last_contact_at, last_visit_id) = ("
@@ -55,35 +76,38 @@ LAST_CONTACT = (
     "ORDER BY v.started_at DESC, v.visit_id DESC LIMIT 1) "
     "WHERE e.elder_id IN (SELECT elder_id FROM {visits} WHERE visit_id {any_of})"
 )
-"""Then, once a page: the last contact of the elders of the visits it touched, from their visits."""
+"""Then, once a page: the last contact of the elders of the visits it touched, from their visits.
+Its one parameter is the touched visits' ids (``dialect.keys``)."""
 
-EXACT = ("relocate", "depart", "status", "end", "move", "void")
-"""Updates that must find their row: one missing means the view missed the event that made it."""
+# Reading answers ------------------------------------------------------------------------------
 
-PAIRINGS = (
+PAIRINGS_OF = (
     'SELECT p.pairing_id, p.elder_id, p.volunteer_id, e.county, e.township, p.grp AS "group", p.from_date, '
     "v.status AS volunteer_status, e.departed_on AS elder_departed_on "
     "FROM {pairings} p JOIN {elders} e ON e.elder_id = p.elder_id "
     "JOIN {volunteers} v ON v.volunteer_id = p.volunteer_id WHERE p.ended_on IS NULL"
 )
+"""The active pairings (not ended), with their elders' place and departure and their volunteers' status."""
 PAIRING_ORDER = ("e.county {bytewise}", "e.township {bytewise}", "p.grp {bytewise}", "p.elder_id", "p.pairing_id")
 """The roster's order; text compared by code point on both stores (``bytewise``: PostgreSQL's "C"
 collation; SQLite's default), as Python compares the cursor's text."""
 PAIRINGS_AFTER = f" AND ({', '.join(PAIRING_ORDER)}) > (?, ?, ?, ?, ?)"
+"""Keyset paging: only the pairings past a :func:`~projections.roster.rows.pairing_key`."""
 PAIRINGS_ORDERED = f" ORDER BY {', '.join(PAIRING_ORDER)}"
 UNPAIRED = (
     "SELECT e.elder_id, e.county, e.township, "
     "(SELECT COUNT(*) FROM {pairings} p WHERE p.elder_id = e.elder_id AND p.ended_on IS NULL) AS pairings, "
     "e.last_contact_at FROM {elders} e WHERE e.departed_on IS NULL AND NOT EXISTS ("
     "SELECT 1 FROM {pairings} p JOIN {volunteers} v ON v.volunteer_id = p.volunteer_id "
-    "WHERE p.elder_id = e.elder_id AND p.ended_on IS NULL AND v.status = 'active')"
+    "WHERE p.elder_id = e.elder_id AND p.ended_on IS NULL AND v.status = ?)"
 )
+"""Its first parameter is the status of a volunteer who serves (``VolunteerStatus.ACTIVE``)."""
 LOADS = (
     "SELECT v.volunteer_id, v.county, v.township, v.status, (SELECT COUNT(*) FROM {pairings} p "
     "WHERE p.volunteer_id = v.volunteer_id AND p.ended_on IS NULL) AS active_pairings "
     "FROM {volunteers} v WHERE TRUE"
 )
-ELDERS = (
+ELDERS_OF = (
     "SELECT e.elder_id, e.county, e.township, e.departed_on, e.departure_kind, e.last_contact_at, e.last_visit_id "
     "FROM {elders} e WHERE TRUE"
 )
@@ -92,10 +116,7 @@ OVERDUE = (
     "FROM {elders} e LEFT JOIN {pairings} p ON p.elder_id = e.elder_id AND p.ended_on IS NULL "
     "WHERE e.departed_on IS NULL AND (e.last_contact_at IS NULL OR e.last_contact_at < ?)"
 )
+"""One row per elder and active pairing (or one with no volunteer): the view groups them."""
 
-KINDS = {
-    **dict.fromkeys(("elder_id", "volunteer_id", "pairing_id", "last_visit_id"), "uid"),
-    **dict.fromkeys(("from_date", "departed_on", "elder_departed_on"), "day"),
-    "last_contact_at": "instant",
-}
-"""How the columns the queries answer are decoded (:meth:`projections.dialect.Dialect.decode`)."""
+KINDS: dict[str, Kind] = {**ELDERS.kinds, **VOLUNTEERS.kinds, **PAIRINGS.kinds, "elder_departed_on": Kind.DAY}
+"""How the columns the queries answer are decoded (a column means the same in every table it is in)."""

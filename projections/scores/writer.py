@@ -1,53 +1,47 @@
 """The writer of a page of the scores view: a page's facts, buffered, then written in a few statements.
 
-:class:`ScoresWriter` buffers the facts the projection derives from a page's events
-(:mod:`projections.scores_events`) and writes them at :meth:`ScoresWriter.flush`: it loads the
+:class:`ScoresWriter` buffers the facts the handlers derive from a page's events
+(:mod:`projections.scores.handlers`) and writes them at :meth:`ScoresWriter.flush`: it loads the
 page's visits in one query, replays the visit facts in log order in memory, then inserts the new
-rows and applies the updates, each kind in one ``executemany``. An update that finds no row, or a
-visit event for a visit the view never saw recorded, is an error: the view refuses the page rather
-than drift from the log, and the runner names the event. The statements use ``?`` placeholders
-and ``{table}`` names; the view renders them for its store (:meth:`ScoresView.statement`).
+rows (one array statement or ``executemany`` a table) and applies the updates (one
+``executemany`` each). An update that finds no row, or a visit event for a visit the view never
+saw recorded, is an error: the view refuses the page rather than drift from the log, and the
+runner names the event. What it writes through is a :class:`Store` (the view), so the replay can
+be tested without one.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Protocol
 
-OK, DISPUTED, VOIDED = "ok", "disputed", "voided"
-"""A visit's status for scoring: counted; counted and penalised; not counted and penalised."""
+from ledger.visits import VisitStatus
+from projections.scores import tables
+from projections.storage import Table
 
 
-VISIT_COLUMNS = (
-    "visit_id", "volunteer_id", "month", "status", "bad_position", "rating",
-    "first_position", "last_position", "events",
-)  # fmt: skip
-INSERTS: dict[str, tuple[tuple[str, ...], str]] = {
-    "volunteers": (("volunteer_id", "county", "township", "recruited_on", "recruited_position"), ""),
-    "policies": (("version", "parameters", "effective_from", "position"), ""),
-    "pairings": (("pairing_id", "volunteer_id", "elder_id", "from_date", "formed_position"), ""),
-    "trainings": (("position", "volunteer_id", "year", "on_date", "hours"), ""),
-    "evaluations": (
-        ("evaluation_id", "volunteer_id", "period", "criteria_sum", "criteria_count", "submitted_position"),
-        "",
-    ),
-    "visits": (
-        VISIT_COLUMNS,
-        " ON CONFLICT (visit_id) DO UPDATE SET "
-        + ", ".join(f"{c} = excluded.{c}" for c in VISIT_COLUMNS if c not in ("visit_id", "volunteer_id")),
-    ),
-    "moves": (("position", "visit_id", "volunteer_id", "month"), ""),
-}
-"""Table: the columns a row gives, and what to do when its key is there (visits: replace the row)."""
-"""In this order, before the updates: an update always refers to a row inserted by an earlier event."""
-UPDATES = {
-    "retired": "UPDATE {volunteers} SET retired_on = ?, retired_position = ? "
-    "WHERE volunteer_id = ? AND retired_on IS NULL",
-    "ended": "UPDATE {pairings} SET ended_on = ?, ended_position = ? WHERE pairing_id = ? AND ended_on IS NULL",
-    "withdrawn": "UPDATE {evaluations} SET withdrawn_position = ? "
-    "WHERE evaluation_id = ? AND withdrawn_position IS NULL",
-}
+class Standing(StrEnum):
+    """A visit's status for scoring: counted; counted and penalised; not counted and penalised."""
+
+    OK = "ok"
+    DISPUTED = VisitStatus.DISPUTED.value
+    VOIDED = VisitStatus.VOIDED.value
+
+
+OK, DISPUTED, VOIDED = Standing.OK, Standing.DISPUTED, Standing.VOIDED
+
+
+class Fact(StrEnum):
+    """What a visit event tells the scores view (:meth:`ScoresWriter.visit`)."""
+
+    RECORDED = VisitStatus.RECORDED.value
+    CONFIRMED = VisitStatus.CONFIRMED.value
+    DISPUTED = VisitStatus.DISPUTED.value
+    VOIDED = VisitStatus.VOIDED.value
+    RATED = "rated"
+    MOVED = "moved"
 
 
 @dataclass
@@ -69,13 +63,15 @@ class VisitRow:
         self.events += 1
 
     def params(self) -> tuple[Any, ...]:
+        """The row in the columns' order of :data:`projections.scores.tables.VISITS`."""
         return (
-            self.visit_id, self.volunteer_id, self.month, self.status, self.bad_position, self.rating,
+            self.visit_id, self.volunteer_id, self.month, str(self.status), self.bad_position, self.rating,
             self.first_position, self.last_position, self.events,
         )  # fmt: skip
 
 
 def visit_row(r: Any) -> VisitRow:
+    """A fetched row of the visits table (a DB row: ``Any``) as a :class:`VisitRow`."""
     return VisitRow(
         r["visit_id"], r["volunteer_id"], r["month"], r["status"], r["bad_position"], r["rating"],
         r["first_position"], r["last_position"], r["events"],
@@ -83,13 +79,13 @@ def visit_row(r: Any) -> VisitRow:
 
 
 class Store(Protocol):
-    """What the writer needs of its view's store (:class:`projections.scores_sql.ScoresView`)."""
+    """What the writer needs of its view's store (:class:`projections.scores.view.ScoresView`).
 
-    def statement(self, template: str) -> Any: ...
+    ``cursor`` is the page transaction's DB cursor (``Any``: the library's, of either store).
+    """
 
-    def insert_rows(
-        self, cursor: Any, table: str, columns: tuple[str, ...], conflict: str, rows: list[tuple[Any, ...]]
-    ) -> None: ...
+    def insert_rows(self, cursor: Any, table: Table, rows: list[tuple[Any, ...]]) -> None:
+        """Insert whole rows (every column, in declared order) into ``table``, in one round trip."""
 
     def update_rows(self, cursor: Any, template: str, rows: list[tuple[Any, ...]]) -> int:
         """Run an update once per row; return how many rows it changed in all."""
@@ -107,10 +103,10 @@ class ScoresWriter:
         self.updates: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
         self.visit_facts: list[tuple[str, str, int, Any]] = []
 
-    # What the projection says ---------------------------------------------------------------
+    # What the handlers say (a new row is whole: columns not known yet are null) -----------------
 
     def recruited(self, volunteer_id: str, county: str, township: str, on: str, position: int) -> None:
-        self.inserts["volunteers"].append((volunteer_id, county, township, on, position))
+        self.inserts["volunteers"].append((volunteer_id, county, township, on, position, None, None))
 
     def retired(self, volunteer_id: str, on: str, position: int) -> None:
         self.updates["retired"].append((on, position, volunteer_id))
@@ -119,7 +115,7 @@ class ScoresWriter:
         self.inserts["policies"].append((version, parameters, effective_from, position))
 
     def formed(self, pairing_id: str, volunteer_id: str, elder_id: str, from_date: str, position: int) -> None:
-        self.inserts["pairings"].append((pairing_id, volunteer_id, elder_id, from_date, position))
+        self.inserts["pairings"].append((pairing_id, volunteer_id, elder_id, from_date, None, position, None))
 
     def ended(self, pairing_id: str, on: str, position: int) -> None:
         self.updates["ended"].append((on, position, pairing_id))
@@ -130,14 +126,14 @@ class ScoresWriter:
     def submitted(
         self, evaluation_id: str, volunteer_id: str, period: str, total: int, count: int, position: int
     ) -> None:
-        self.inserts["evaluations"].append((evaluation_id, volunteer_id, period, total, count, position))
+        self.inserts["evaluations"].append((evaluation_id, volunteer_id, period, total, count, position, None))
 
     def withdrawn(self, evaluation_id: str, position: int) -> None:
         self.updates["withdrawn"].append((position, evaluation_id))
 
     def visit(self, what: str, visit_id: str, position: int, value: Any = None) -> None:
-        """``recorded`` (value: volunteer id, month), ``confirmed``, ``disputed``, ``voided``,
-        ``rated`` (value: rating), ``moved`` (value: the month of its new start)."""
+        """A :class:`Fact`: ``recorded`` (value: volunteer id, month), ``confirmed``, ``disputed``,
+        ``voided``, ``rated`` (value: rating), ``moved`` (value: the month of its new start)."""
         self.visit_facts.append((what, visit_id, position, value))
 
     # Writing ------------------------------------------------------------------------------
@@ -145,10 +141,10 @@ class ScoresWriter:
     def flush(self) -> None:
         if self.visit_facts:
             self._replay_visits()
-        for table, (columns, conflict) in INSERTS.items():
-            if rows := self.inserts.pop(table, None):
-                self.store.insert_rows(self.cursor, table, columns, conflict, rows)
-        for name, statement in UPDATES.items():
+        for table in tables.TABLES:
+            if rows := self.inserts.pop(table.suffix, None):
+                self.store.insert_rows(self.cursor, table, rows)
+        for name, statement in tables.UPDATES.items():
             if rows := self.updates.pop(name, None):
                 changed = self.store.update_rows(self.cursor, statement, rows)
                 if changed != len(rows):
@@ -160,25 +156,25 @@ class ScoresWriter:
         dirty: dict[str, VisitRow] = {}
         for what, visit_id, position, value in facts:
             row = rows.get(visit_id)
-            if what == "recorded":
+            if what == Fact.RECORDED:
                 if row is not None:
                     raise ValueError(f"visit {visit_id} was already recorded at position {row.first_position}")
                 volunteer_id, month = value
                 row = rows[visit_id] = VisitRow(visit_id, volunteer_id, month, OK, None, None, position, position, 1)
             elif row is None:
                 raise ValueError(f"visit {visit_id} was never recorded in this view")
-            elif what == "confirmed":
+            elif what == Fact.CONFIRMED:
                 if row.status != DISPUTED:
                     continue  # a confirmation changes the score only when it settles a dispute
                 row.status, row.bad_position = OK, None
                 row.touched(position)
-            elif what in (DISPUTED, VOIDED):
-                row.status, row.bad_position = what, position
+            elif what in (Fact.DISPUTED, Fact.VOIDED):
+                row.status, row.bad_position = Standing(what), position
                 row.touched(position)
-            elif what == "rated":
+            elif what == Fact.RATED:
                 row.rating = value
                 row.touched(position)
-            elif what == "moved":
+            elif what == Fact.MOVED:
                 if value != row.month:
                     self.inserts["moves"].append((position, visit_id, row.volunteer_id, row.month))
                     row.month = value
