@@ -24,12 +24,9 @@ from ledger.bootstrap import open_ledger
 from ledger.budgets import budget_id
 from ledger.claims import Claim
 from ledger.counties import LIANSHUI
-from ledger.demo import BUDGET_LINES, YEAR, DemoSummary, run_demo
 from ledger.subsidy import PricedClaim
 from projections import registry
-from projections.audit import AuditProjection, AuditView, open_audit_view
-from projections.audit_fold import TrailRow
-from projections.audit_page import AuditWriter
+from projections.audit import AuditProjection, AuditView, AuditWriter, TrailRow, open_audit_view
 from projections.runner import Runner
 from tests.builders import (
     COORDINATOR,
@@ -43,6 +40,7 @@ from tests.builders import (
     visit_at,
 )
 from tests.conftest import Clock, fresh_postgres_schema
+from tiexin.demo.generator import BUDGET_LINES, YEAR, DemoSummary, run_demo
 
 Flags = set[tuple[str, frozenset[UUID]]]
 FEB_10 = datetime(2026, 2, 10, 1, 0, tzinfo=UTC)  # 09:00 in the county

@@ -8,7 +8,7 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from projections.audit_rules import (
+from projections.audit.rules import (
     ClaimState,
     DepartureState,
     LineState,

@@ -11,23 +11,30 @@ What it answers (each answer carries the view's log position):
   Committed/Released for it), then each item: the visit (status, kind, times) and its events,
   its pairing (volunteer, elder, from, ended) and its events, the elder's departure if any, and
   the anomalies that involve the claim or its visits — every event with its log position.
-- :meth:`AuditView.anomalies` ``(code=None)``: every anomaly (see :mod:`projections.audit_rules`
+- :meth:`AuditView.anomalies` ``(code=None)``: every anomaly (see :mod:`projections.audit.rules`
   for the rules), with the ids it is about, the positions of the events it rests on and a line
   of explanation.
 
-How it is kept (see :mod:`projections.audit_page`): the projection reads only the events the
-rules need (``topics``), and each page loads the rows its events touch, folds the events into
-them and re-decides every rule whose inputs changed, in the page's transaction with its tracking
-row. So an anomaly appears or clears when a later event changes its inputs (a pairing ended
-retroactively, a claim rejected or reversed), each event counts exactly once, and a view rebuilt
-from position 0 reads the same as one kept up live. Tables: ``view_audit_{visits, pairings,
-departures, claims, items, lines, trail, anomalies}`` (:mod:`projections.audit_sql`); like the
-history, they copy no personal data of elders (no names, addresses, phones or readings).
+How it is kept (see :mod:`projections.audit.page`): the projection reads only the events the
+rules need (its handlers name the ledger's event classes; ``topics`` follows from them), and each
+page loads the rows its events touch, folds the events into them and re-decides every rule whose
+inputs changed, in the page's transaction with its tracking row. So an anomaly appears or clears
+when a later event changes its inputs (a pairing ended retroactively, a claim rejected or
+reversed), each event counts exactly once, and a view rebuilt from position 0 reads the same as
+one kept up live. Tables: ``view_audit_{visits, pairings, departures, claims, items, lines, trail,
+anomalies}`` (:mod:`projections.audit.tables`); like the history, they copy no personal data of
+elders (no names, addresses, phones or readings).
+
+- :mod:`~projections.audit.rules`: the rules A01–A10, pure, and the rows they read;
+- :mod:`~projections.audit.fold`: each event class → the change to a page's rows and a trail row;
+- :mod:`~projections.audit.page`: a page: load, fold, decide, write; the projection's handlers;
+- :mod:`~projections.audit.tables`: the tables and the row class of each;
+- :mod:`~projections.audit.queries`: the statements (both stores' texts where they differ);
+- here: the view, its answers and the projection.
 """
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,21 +42,41 @@ from functools import cached_property
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Notification
-from eventsourcing.sqlite import SQLiteCursor
-from psycopg.sql import SQL, Composed
-
-from ledger.budgets import budget_id
-from ledger.store import LedgerBase
-from projections.audit_fold import TOPICS, TrailRow
-from projections.audit_page import AuditWriter
-from projections.audit_rules import RULES, Anomaly, ClaimState, LineState, PairingState, VisitState
-from projections.audit_sql import AuditSQL, PostgresDialect, SQLiteDialect
-from projections.audit_tables import ANOMALIES, CLAIMS, ITEMS, LINES, PAIRINGS, TABLES, TRAIL, VISITS
+from ledger.budgets import BudgetLine, budget_id
+from projections.audit.fold import FOLDS, PageState, TrailRow
+from projections.audit.page import HANDLERS, AuditWriter
+from projections.audit.queries import AuditSQL
+from projections.audit.rules import (
+    RULES,
+    Anomaly,
+    ClaimState,
+    DepartureState,
+    ItemState,
+    LineState,
+    PairingState,
+    VisitState,
+)
+from projections.audit.tables import (
+    ANOMALIES,
+    CLAIMS,
+    DEPARTURES,
+    ITEMS,
+    LINES,
+    PAIRINGS,
+    ROWS,
+    TABLES,
+    TRAIL,
+    VISITS,
+    Rows,
+)
 from projections.runner import PagedProjection
-from projections.views import PagedView, PostgresView, SQLiteView, open_view
+from projections.storage import PagedView, open_view
 
-LINE_ORDER = ("transport", "communication")
+# A cursor is the store driver's (sqlite3's or psycopg's): Any here.
+
+
+LINE_ORDER: tuple[str, ...] = tuple(BudgetLine)
+"""How a budget's lines are listed (then any other line, by name)."""
 
 
 @dataclass(frozen=True)
@@ -108,39 +135,45 @@ class ClaimTrail:
         return tuple(sorted({r.position for r in rows}))
 
 
-class AuditView(PagedView[AuditWriter], ABC):
+class AuditView(PagedView[AuditWriter]):
     """The audit's tables and what they answer, whichever store holds them."""
 
-    application_name: str = LedgerBase.name
-    """Whose log the answers' positions are positions of."""
-    datastore: Any
+    tables = TABLES
 
-    @property
-    @abstractmethod
+    @cached_property
     def sql(self) -> AuditSQL:
-        """The view's statements (built on first use: the store's names are known by then)."""
-
-    @abstractmethod
-    def position_statement(self) -> Any: ...
+        """The view's statements (prepared on first use, for its dialect)."""
+        return AuditSQL(self.dialect)
 
     def writer(self, cursor: Any) -> AuditWriter:
         self.settle(cursor)
         return AuditWriter(self.sql, cursor)
 
     def settle(self, cursor: Any) -> None:
-        """Set up a transaction of the view before its first statement (see PostgreSQL's)."""
+        """Set up a transaction of the view before its first statement (:data:`projections.audit.queries.SETTLE`)."""
+        if self.sql.settle:
+            cursor.execute(self.sql.settle)
 
     @contextmanager
     def reading(self) -> Iterator[Any]:
-        """A read-only transaction, set up like a page's."""
+        """A read-only transaction that sees one snapshot, set up like a page's."""
         with self.datastore.transaction(commit=False) as cursor:
+            if self.dialect.snapshot:
+                cursor.execute(self.dialect.snapshot)
             self.settle(cursor)
             yield cursor
 
-    def _position(self, cursor: Any) -> int:
-        cursor.execute(self.position_statement(), (self.application_name,))
-        row = cursor.fetchone()
-        return int(row["notification_id"]) if row else 0
+    def position_in(self, cursor: Any) -> int:
+        """The view's position, in the transaction of ``cursor`` (see :meth:`reading`)."""
+        return self.sql.position_in(cursor, self.application_name)
+
+    def load(self, cursor: Any, rows: Rows, column: str, keys: Any) -> list[Any]:
+        """The rows of a table whose ``column`` is one of ``keys`` (in a :meth:`reading`)."""
+        return self.sql.load(cursor, rows, column, keys)
+
+    def every(self, cursor: Any, rows: Rows) -> list[Any]:
+        """Every row of a table, in key order (in a :meth:`reading`)."""
+        return self.sql.every(cursor, rows)
 
     # What it answers ----------------------------------------------------------------------
 
@@ -149,24 +182,24 @@ class AuditView(PagedView[AuditWriter], ABC):
         if code is not None and code not in RULES:
             raise ValueError(f"no anomaly rule {code!r}; one of {', '.join(RULES)}")
         with self.reading() as cursor:
-            position = self._position(cursor)
-            rows = self.sql.load(cursor, ANOMALIES, "code", [code] if code else list(RULES))
+            position = self.position_in(cursor)
+            rows = self.load(cursor, ANOMALIES, "code", [code] if code else list(RULES))
         rows.sort(key=_anomaly_order)
         return AnomalyReport(position, tuple(rows))
 
     def budget(self, county: str, year: int) -> BudgetReport:
         """A budget year's lines: appropriated, committed, paid, available."""
         with self.reading() as cursor:
-            position = self._position(cursor)
-            lines = self.sql.load(cursor, LINES, "budget_id", [budget_id(county, year)])
+            position = self.position_in(cursor)
+            lines = self.load(cursor, LINES, "budget_id", [budget_id(county, year)])
         lines.sort(key=lambda line: (LINE_ORDER.index(line.line) if line.line in LINE_ORDER else 9, line.line))
         return BudgetReport(position, county, year, tuple(lines))
 
     def trail(self, claim_id: UUID) -> ClaimTrail:
         """A claim → its items → their visits → pairings → confirmations, disputes, voids."""
-        load = self.sql.load
+        load = self.load
         with self.reading() as cursor:
-            position = self._position(cursor)
+            position = self.position_in(cursor)
             claims = load(cursor, CLAIMS, "claim_id", [claim_id])
             items = sorted(load(cursor, ITEMS, "claim_id", [claim_id]), key=lambda i: i.seq)
             visit_ids = [i.visit_id for i in items]
@@ -191,7 +224,7 @@ class AuditView(PagedView[AuditWriter], ABC):
     def contents(self) -> dict[str, list[Any]]:
         """Every row of every table, in key order (to compare a rebuilt view with a live one)."""
         with self.reading() as cursor:
-            return {t.suffix: self.sql.every(cursor, t) for t in TABLES}
+            return {r.suffix: self.every(cursor, r) for r in ROWS}
 
 
 def _ids(visits: dict[UUID, VisitState], name: str) -> list[UUID]:
@@ -218,80 +251,20 @@ def _item_trail(
     )
 
 
-class SQLiteAuditView(SQLiteView[AuditWriter], AuditView):
-    @cached_property
-    def sql(self) -> AuditSQL:
-        return AuditSQL(SQLiteDialect(self.view_name))
-
-    @property
-    def view_tables(self) -> tuple[str, ...]:
-        return tuple(self.sql.dialect.name(t) for t in TABLES)
-
-    def view_statements(self) -> list[str]:
-        return self.sql.create()
-
-    def writer(self, cursor: SQLiteCursor) -> AuditWriter:
-        return AuditView.writer(self, cursor)
-
-    def position_statement(self) -> str:
-        return "SELECT notification_id FROM tracking WHERE application_name = ?"
-
-
-class PostgresAuditView(PostgresView[AuditWriter], AuditView):
-    @cached_property
-    def sql(self) -> AuditSQL:
-        return AuditSQL(PostgresDialect(self.view_name, self.datastore.schema, self.check_identifier_length))
-
-    @property
-    def view_tables(self) -> tuple[str, ...]:
-        return tuple(t.suffix for t in TABLES)
-
-    def view_statements(self) -> list[Composed]:
-        return self.sql.create()
-
-    def writer(self, cursor: Any) -> AuditWriter:
-        return AuditView.writer(self, cursor)
-
-    def settle(self, cursor: Any) -> None:
-        """Look rows up by their indexes, whatever the planner's statistics say.
-
-        A page looks up a few hundred keys at a time in tables that grow with the log. A view
-        being rebuilt is a table the autovacuum has not analysed yet (or analysed when it was
-        small), and the planner then prefers scanning whole tables (or hash joins over them),
-        which makes a rebuild slow down as it goes. Index lookups keep a page's cost independent
-        of the log's length. ``jit`` is off so that the penalty of a disabled plan never makes
-        a page compile one.
-        """
-        cursor.execute(
-            "SET LOCAL enable_seqscan = off; SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; "
-            "SET LOCAL jit = off"
-        )
-
-    def position_statement(self) -> Composed:
-        return SQL("SELECT notification_id FROM {0} WHERE application_name = %s").format(
-            self.qualified(self.tracking_table_name)
-        )
-
-
 class AuditProjection(PagedProjection[AuditWriter]):
     """Projects the visit, pairing, departure, claim and budget events into :class:`AuditView`."""
 
     name = "audit"
-    topics = TOPICS
+    handlers = HANDLERS
 
     def __init__(self, view: AuditView) -> None:
         super().__init__(view)
         self.audit = view
 
-    def apply(self, writer: AuditWriter, event: Any, notification: Notification) -> None:
-        if notification.topic in TOPICS:  # ``topics`` filters the log; any other event changes nothing here
-            writer.add(notification.topic, event, notification.id)
-
 
 def open_audit_view(url: str, name: str = AuditProjection.name) -> AuditView:
     """The audit view of the ledger at ``url`` (a SQLite file beside it, or tables in its schema)."""
-    view: AuditView = open_view(url, name, SQLiteAuditView, PostgresAuditView)
-    return view
+    return open_view(url, name, AuditView)
 
 
 def open_projection(url: str) -> AuditProjection:
@@ -300,14 +273,35 @@ def open_projection(url: str) -> AuditProjection:
 
 
 __all__ = [
+    "ANOMALIES",
+    "CLAIMS",
+    "DEPARTURES",
+    "FOLDS",
+    "HANDLERS",
+    "ITEMS",
+    "LINES",
+    "PAIRINGS",
+    "RULES",
+    "TABLES",
+    "TRAIL",
+    "VISITS",
+    "Anomaly",
     "AnomalyReport",
     "AuditProjection",
     "AuditView",
+    "AuditWriter",
     "BudgetReport",
+    "ClaimState",
     "ClaimTrail",
+    "DepartureState",
+    "ItemState",
     "ItemTrail",
-    "PostgresAuditView",
-    "SQLiteAuditView",
+    "LineState",
+    "PageState",
+    "PairingState",
+    "Rows",
+    "TrailRow",
+    "VisitState",
     "open_audit_view",
     "open_projection",
 ]

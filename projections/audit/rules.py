@@ -31,19 +31,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
+from ledger.claims import LIVE, ClaimStatus
 from ledger.common import county_date
+from ledger.visits import VisitStatus
 
 SHORTEST = timedelta(minutes=5)
 LONGEST = timedelta(hours=8)
 LATE = timedelta(days=30)
 
-SUBMITTED, APPROVED, REJECTED, PAID, REVERSED = "submitted", "approved", "rejected", "paid", "reversed"
-LIVE = (SUBMITTED, APPROVED, PAID)
-UNPAID = (SUBMITTED, APPROVED)
-RECORDED, CONFIRMED, DISPUTED, VOIDED = "recorded", "confirmed", "disputed", "voided"
-UNDONE = (VOIDED, DISPUTED)
+UNPAID = (ClaimStatus.SUBMITTED, ClaimStatus.APPROVED)
+"""Live claims not paid yet (the ledger's ``LIVE`` adds ``paid``)."""
+UNDONE = (VisitStatus.VOIDED, VisitStatus.DISPUTED)
 UNKNOWN = "unknown"
-"""The status of a visit a claim names but the log never recorded."""
+"""The status of a visit a claim names but the log never recorded (not one of the ledger's: the audit's own)."""
 
 RULES = {
     "A01": "visit claimed but not confirmed",
@@ -74,6 +74,7 @@ class VisitState:
     ended_at: datetime
     recorded_at: datetime
     status: str
+    """One of :class:`~ledger.visits.VisitStatus` (kept as its text)."""
     recorded_pos: int
     status_pos: int
     """The position of the event that gave the visit its status (Recorded at first)."""
@@ -121,6 +122,7 @@ class ClaimState:
     month: str
     submitted_by: str
     status: str
+    """One of :class:`~ledger.claims.ClaimStatus` (kept as its text)."""
     approved_by: str | None
     transport_fen: int
     communication_fen: int
@@ -197,7 +199,7 @@ class Anomaly:
 
 def visit_anomalies(visit: VisitState, pairing: PairingState | None, departure: DepartureState | None) -> list[Anomaly]:
     """A03, A04, A06 and A10 of one visit (none for a voided visit)."""
-    if visit.status == VOIDED:
+    if visit.status == VisitStatus.VOIDED:
         return []
     found = [
         no_active_pairing(visit, pairing),
@@ -249,7 +251,11 @@ def late_record(visit: VisitState) -> Anomaly | None:
 
 def overlap(one: VisitState, two: VisitState) -> Anomaly | None:
     """A05 for two visits of one volunteer, keyed by the earlier one (by start, then id)."""
-    if one.visit_id == two.visit_id or one.volunteer_id != two.volunteer_id or VOIDED in (one.status, two.status):
+    if (
+        one.visit_id == two.visit_id
+        or one.volunteer_id != two.volunteer_id
+        or VisitStatus.VOIDED in (one.status, two.status)
+    ):
         return None
     if not (one.started_at < two.ended_at and two.started_at < one.ended_at):
         return None
@@ -272,13 +278,13 @@ def overlap(one: VisitState, two: VisitState) -> Anomaly | None:
 def item_anomaly(claim: ClaimState, visit_id: UUID, status: str, seen: int | None) -> Anomaly | None:
     """A01 or A08 of one visit a claim holds, given the visit's status and the event that set it."""
     positions = () if seen is None else (seen,)
-    if claim.status == PAID and status in UNDONE:
+    if claim.status == ClaimStatus.PAID and status in UNDONE:
         why = f"claim {claim.claim_id} was paid, and its visit {visit_id} is now {status}; the claim was not reversed"
         return Anomaly(
             "A08", str(visit_id), str(claim.claim_id), (visit_id, claim.claim_id),
             (claim.paid_pos or claim.status_pos, *positions), why,
         )  # fmt: skip
-    if claim.status in UNPAID and status != CONFIRMED:
+    if claim.status in UNPAID and status != VisitStatus.CONFIRMED:
         why = f"claim {claim.claim_id}, not yet paid, holds visit {visit_id}, which is {status}, not confirmed"
         return Anomaly(
             "A01", str(visit_id), str(claim.claim_id), (visit_id, claim.claim_id), (claim.submitted_pos, *positions),

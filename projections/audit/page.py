@@ -1,6 +1,7 @@
 """One page of the subsidy audit: load what its events touch, fold them, re-decide the rules, write.
 
-The writer buffers a page's events; :meth:`AuditWriter.flush` (called by the view inside the
+The projection's handlers (:data:`HANDLERS`, one per event class the audit reads) buffer a page's
+events in the writer; :meth:`AuditWriter.flush` (called by the view inside the
 page's transaction, after the last event, or after each event when the runner looks for one it
 cannot apply) then:
 
@@ -17,7 +18,7 @@ cannot apply) then:
      (A02); the status of claimed visits that are not confirmed;
    - the lines of budgets with events and of claims paid or reversed (paid, A09);
 
-2. folds the events into those rows (:class:`~projections.audit_fold.Fold`);
+2. folds the events into those rows (:class:`~projections.audit.fold.Fold`);
 3. loads the unvoided visits of the same volunteers that may overlap visits recorded, amended,
    voided or unvoided (A05);
 4. re-decides every rule whose inputs changed, for exactly the entities affected: deletes their
@@ -34,19 +35,24 @@ on where the pages were cut: a view rebuilt from 0 reads the same as one kept up
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from ledger.budgets import budget_id
-from projections.audit_fold import Fold, PageState
-from projections.audit_rules import (
-    CONFIRMED,
+from eventsourcing.persistence import Notification
+
+from ledger.budgets import Budget, budget_id
+from ledger.claims import Claim
+from ledger.elders import Elder
+from ledger.pairings import Pairing
+from ledger.visits import Visit, VisitStatus
+from projections.audit.fold import FOLDS, Fold, PageState
+from projections.audit.queries import AuditSQL
+from projections.audit.rules import (
     UNKNOWN,
     VISIT_CODES,
-    VOIDED,
     Anomaly,
     ClaimState,
     double_claim,
@@ -56,8 +62,11 @@ from projections.audit_rules import (
     self_approval,
     visit_anomalies,
 )
-from projections.audit_sql import AuditSQL
-from projections.audit_tables import ANOMALIES, CLAIMS, DEPARTURES, ITEMS, LINES, PAIRINGS, TRAIL, VISITS
+from projections.audit.tables import ANOMALIES, CLAIMS, DEPARTURES, ITEMS, LINES, PAIRINGS, TRAIL, VISITS, Rows
+from projections.runner import Handlers
+
+Buffered = tuple[Any, int]
+"""A page's event, decoded, with its log position."""
 
 
 @dataclass
@@ -86,40 +95,102 @@ class Touched:
     budgets: set[UUID] = field(default_factory=set)
 
     @classmethod
-    def of(cls, events: list[tuple[str, Any, int]]) -> Touched:
+    def of(cls, events: list[Buffered]) -> Touched:
         t = cls()
-        for topic, e, _ in events:
-            kind, _, what = topic.removeprefix("tiexin.").partition(".")
-            ident = e.originator_id
-            if kind == "visit":
-                t.visits.add(ident)
-                if what == "Recorded":
-                    t.new_visits.add(ident)
-                    t.pairings.add(e.pairing_id)
-                    t.elders.add(e.elder_id)
-                elif what in ("Amended", "Voided"):
-                    t.reshaped.add(ident)
-                if what in ("Recorded", "Confirmed", "Disputed", "Voided"):
-                    t.restated.add(ident)
-            elif kind == "pairing":
-                t.pairings.add(ident)
-                (t.new_pairings if what == "Formed" else t.ended).add(ident)
-            elif kind == "elder":
-                t.elders.add(ident)
-                t.departed.add(ident)
-            elif kind == "claim":
-                t.claims.add(ident)
-                if what == "Submitted":
-                    t.new_claims[ident] = e
-                if what in ("Paid", "Rejected", "Reversed"):
-                    t.reclassed.add(ident)
-                if what in ("Rejected", "Reversed"):
-                    t.freed.add(ident)
-                if what in ("Paid", "Reversed"):
-                    t.settled.add(ident)
-            elif kind == "budget":
-                t.budgets.add(ident)
+        for e, _ in events:
+            TOUCHES[type(e)](t, e)
         return t
+
+    # What each event names, by its class ------------------------------------------------
+
+    def visit_recorded(self, e: Visit.Recorded) -> None:
+        self.visit(e, new=True, restated=True)
+        self.pairings.add(e.pairing_id)
+        self.elders.add(e.elder_id)
+
+    def visit_restated(self, e: Any) -> None:
+        """Confirmed or disputed."""
+        self.visit(e, restated=True)
+
+    def visit_amended(self, e: Visit.Amended) -> None:
+        self.visit(e, reshaped=True)
+
+    def visit_voided(self, e: Visit.Voided) -> None:
+        self.visit(e, reshaped=True, restated=True)
+
+    def visit_unlocked(self, e: Visit.Unlocked) -> None:
+        self.visit(e)
+
+    def visit(self, e: Any, *, new: bool = False, reshaped: bool = False, restated: bool = False) -> None:
+        ident = e.originator_id
+        self.visits.add(ident)
+        for wanted, ids in ((new, self.new_visits), (reshaped, self.reshaped), (restated, self.restated)):
+            if wanted:
+                ids.add(ident)
+
+    def pairing_formed(self, e: Pairing.Formed) -> None:
+        self.pairings.add(e.originator_id)
+        self.new_pairings.add(e.originator_id)
+
+    def pairing_ended(self, e: Pairing.Ended) -> None:
+        self.pairings.add(e.originator_id)
+        self.ended.add(e.originator_id)
+
+    def elder_departed(self, e: Elder.Departed) -> None:
+        self.elders.add(e.originator_id)
+        self.departed.add(e.originator_id)
+
+    def claim_submitted(self, e: Claim.Submitted) -> None:
+        self.claims.add(e.originator_id)
+        self.new_claims[e.originator_id] = e
+
+    def claim_approved(self, e: Claim.Approved) -> None:
+        self.claims.add(e.originator_id)
+
+    def claim_paid(self, e: Claim.Paid) -> None:
+        self.claim(e, reclassed=True, settled=True)
+
+    def claim_rejected(self, e: Claim.Rejected) -> None:
+        self.claim(e, reclassed=True, freed=True)
+
+    def claim_reversed(self, e: Claim.Reversed) -> None:
+        self.claim(e, reclassed=True, freed=True, settled=True)
+
+    def claim(self, e: Any, *, reclassed: bool, freed: bool = False, settled: bool = False) -> None:
+        ident = e.originator_id
+        self.claims.add(ident)
+        for wanted, ids in ((reclassed, self.reclassed), (freed, self.freed), (settled, self.settled)):
+            if wanted:
+                ids.add(ident)
+
+    def budget(self, e: Any) -> None:
+        """Appropriated, adjusted, committed or released."""
+        self.budgets.add(e.originator_id)
+
+
+TOUCHES: dict[type[Any], Callable[[Touched, Any], None]] = {
+    Visit.Recorded: Touched.visit_recorded,
+    Visit.Confirmed: Touched.visit_restated,
+    Visit.Disputed: Touched.visit_restated,
+    Visit.Amended: Touched.visit_amended,
+    Visit.Voided: Touched.visit_voided,
+    Visit.Unlocked: Touched.visit_unlocked,
+    Pairing.Formed: Touched.pairing_formed,
+    Pairing.Ended: Touched.pairing_ended,
+    Elder.Departed: Touched.elder_departed,
+    Claim.Submitted: Touched.claim_submitted,
+    Claim.Approved: Touched.claim_approved,
+    Claim.Rejected: Touched.claim_rejected,
+    Claim.Paid: Touched.claim_paid,
+    Claim.Reversed: Touched.claim_reversed,
+    Budget.Appropriated: Touched.budget,
+    Budget.Adjusted: Touched.budget,
+    Budget.Committed: Touched.budget,
+    Budget.Released: Touched.budget,
+}
+"""What each event the audit reads names, by the ledger's class (the same classes as the fold's)."""
+if set(TOUCHES) != set(FOLDS):
+    raise RuntimeError("the audit notes and folds different event classes")
 
 
 class AuditWriter:
@@ -128,10 +199,10 @@ class AuditWriter:
     def __init__(self, sql: AuditSQL, cursor: Any) -> None:
         self.sql = sql
         self.cursor = cursor
-        self.events: list[tuple[str, Any, int]] = []
+        self.events: list[Buffered] = []
 
-    def add(self, topic: str, event: Any, position: int) -> None:
-        self.events.append((topic, event, position))
+    def add(self, event: Any, position: int) -> None:
+        self.events.append((event, position))
 
     def flush(self) -> None:
         if self.events:
@@ -139,8 +210,18 @@ class AuditWriter:
             Page(self.sql, self.cursor, events).run()
 
 
+def buffer(writer: AuditWriter, event: Any, notification: Notification) -> None:
+    """Every event the audit reads waits in the writer until the page is flushed: the page loads
+    the rows all its events touch before it folds any of them."""
+    writer.add(event, notification.id)
+
+
+HANDLERS = Handlers[AuditWriter](dict.fromkeys(FOLDS, buffer))
+"""The projection's handlers: the event classes the fold takes (the log is read for their topics)."""
+
+
 class Page:
-    def __init__(self, sql: AuditSQL, cursor: Any, events: list[tuple[str, Any, int]]) -> None:
+    def __init__(self, sql: AuditSQL, cursor: Any, events: list[Buffered]) -> None:
         self.sql, self.cursor, self.events = sql, cursor, events
         self.touched = Touched.of(events)
         self.state = PageState()
@@ -156,12 +237,12 @@ class Page:
     def run(self) -> None:
         self.load()
         fold = Fold(self.state)
-        for topic, event, position in self.events:
-            fold.apply(topic, event, position)
+        for event, position in self.events:
+            fold.apply(event, position)
         self.load_neighbours()
         self.write(self.decide())
 
-    def fetch(self, table: Any, column: str, keys: Iterable[Any]) -> list[Any]:
+    def fetch(self, table: Rows, column: str, keys: Iterable[Any]) -> list[Any]:
         rows = self.sql.load(self.cursor, table, column, keys)
         self.state.add(rows)
         return rows
@@ -201,7 +282,7 @@ class Page:
         spans: dict[UUID, tuple[datetime, datetime]] = {}
         for visit_id in self.state.moved:
             v = self.state.visits[visit_id]
-            if v.status != VOIDED:
+            if v.status != VisitStatus.VOIDED:
                 lo, hi = spans.get(v.volunteer_id, (v.started_at, v.ended_at))
                 spans[v.volunteer_id] = (min(lo, v.started_at), max(hi, v.ended_at))
         near = self.sql.near_visits(self.cursor, [(vol, lo, hi) for vol, (lo, hi) in sorted(spans.items())])
@@ -235,7 +316,7 @@ class Page:
         visit = self.state.visits.get(visit_id)
         if visit is not None:
             return visit.status, visit.status_pos
-        status, position = self.odd.get(visit_id, (CONFIRMED, None))
+        status, position = self.odd.get(visit_id, (VisitStatus.CONFIRMED.value, None))
         return (status or UNKNOWN), position
 
     def overlaps(self) -> list[Anomaly]:

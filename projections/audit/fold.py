@@ -1,9 +1,11 @@
 """How the subsidy audit folds the log's events into its state, a page at a time.
 
 :class:`PageState` holds the rows a page needs — loaded from the view in the page's own
-transaction (:mod:`projections.audit_page`) — and :class:`Fold` applies the page's events to
+transaction (:mod:`projections.audit.page`) — and :class:`Fold` applies the page's events to
 them in log order, noting what changed and a trail row (position, who, when, what) per event.
-Nothing here touches a store, so it is the same on SQLite and PostgreSQL.
+Which step an event takes is looked up by its class, the ledger's own (:data:`FOLDS`), and a
+trail row names the event by its class's name. Nothing here touches a store, so it is the same
+on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,36 +16,15 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from ledger.budgets import budget_id
-from projections.audit_rules import (
-    APPROVED,
-    CONFIRMED,
-    DISPUTED,
-    PAID,
-    RECORDED,
-    REJECTED,
-    REVERSED,
-    SUBMITTED,
-    VOIDED,
-    ClaimState,
-    DepartureState,
-    ItemState,
-    LineState,
-    PairingState,
-    VisitState,
-)
+from ledger.budgets import Budget, BudgetLine, budget_id
+from ledger.claims import Claim, ClaimStatus
+from ledger.elders import Elder
+from ledger.pairings import Pairing
+from ledger.visits import Visit, VisitStatus
+from projections.audit.rules import ClaimState, DepartureState, ItemState, LineState, PairingState, VisitState
 
-TRANSPORT, COMMUNICATION = "transport", "communication"
-
-VISIT_TOPICS = tuple(
-    f"tiexin.visit.{e}" for e in ("Recorded", "Confirmed", "Disputed", "Amended", "Voided", "Unlocked")
-)
-PAIRING_TOPICS = ("tiexin.pairing.Formed", "tiexin.pairing.Ended")
-ELDER_TOPICS = ("tiexin.elder.Departed",)
-CLAIM_TOPICS = tuple(f"tiexin.claim.{e}" for e in ("Submitted", "Approved", "Rejected", "Paid", "Reversed"))
-BUDGET_TOPICS = tuple(f"tiexin.budget.{e}" for e in ("Appropriated", "Adjusted", "Committed", "Released"))
-TOPICS = VISIT_TOPICS + PAIRING_TOPICS + ELDER_TOPICS + CLAIM_TOPICS + BUDGET_TOPICS
-"""Every event the audit reads (stable topics: see ``ledger``'s ``@event(..., topic=...)``)."""
+TRANSPORT, COMMUNICATION = BudgetLine.TRANSPORT.value, BudgetLine.COMMUNICATION.value
+"""Kept as plain text, like every value a row holds."""
 
 
 @dataclass
@@ -108,7 +89,8 @@ class PageState:
         raise TypeError(f"not an audit row: {row!r}")
 
 
-Handler = Callable[["Fold", Any, int], None]
+Step = Callable[["Fold", Any, int], None]
+"""What one event does to a page's state: ``step(fold, event, position)``."""
 
 
 class Fold:
@@ -117,11 +99,11 @@ class Fold:
     def __init__(self, state: PageState) -> None:
         self.state = state
 
-    def apply(self, topic: str, event: Any, position: int) -> None:
-        handler = HANDLERS.get(topic)
-        if handler is None:
-            raise ValueError(f"the audit has no rule for events of topic {topic!r}")
-        handler(self, event, position)
+    def apply(self, event: Any, position: int) -> None:
+        step = FOLDS.get(type(event))
+        if step is None:
+            raise ValueError(f"the audit has no rule for events of class {type(event).__qualname__}")
+        step(self, event, position)
 
     # Visits -----------------------------------------------------------------------------
 
@@ -131,10 +113,10 @@ class Fold:
             raise ValueError(f"visit {visit_id} has events but was never recorded")
         return found
 
-    def recorded(self, e: Any, position: int) -> None:
+    def recorded(self, e: Visit.Recorded, position: int) -> None:
         visit = VisitState(
             e.originator_id, e.pairing_id, e.volunteer_id, e.elder_id, e.kind, utc(e.started_at),
-            utc(e.ended_at), utc(e.timestamp), RECORDED, position, position,
+            utc(e.ended_at), utc(e.timestamp), VisitStatus.RECORDED.value, position, position,
         )  # fmt: skip
         self.state.visits[visit.visit_id] = visit
         self.state.changed_visits.add(visit.visit_id)
@@ -145,30 +127,31 @@ class Fold:
             "ended_at": visit.ended_at,
             "pairing_id": e.pairing_id,
         }
-        self.note(e, position, visit.visit_id, "Recorded", detail)
+        self.note(e, position, visit.visit_id, detail)
 
-    def confirmed(self, e: Any, position: int) -> None:
-        self.restate(e, position, CONFIRMED, {"confirmed_by": e.by, "method": e.method})
+    def confirmed(self, e: Visit.Confirmed, position: int) -> None:
+        self.restate(e, position, VisitStatus.CONFIRMED, {"confirmed_by": e.by, "method": e.method})
 
-    def disputed(self, e: Any, position: int) -> None:
-        self.restate(e, position, DISPUTED, {"reason_code": e.reason_code})
+    def disputed(self, e: Visit.Disputed, position: int) -> None:
+        self.restate(e, position, VisitStatus.DISPUTED, {"reason_code": e.reason_code})
 
-    def voided(self, e: Any, position: int) -> None:
-        self.restate(e, position, VOIDED, {"reason_code": e.reason_code})
+    def voided(self, e: Visit.Voided, position: int) -> None:
+        self.restate(e, position, VisitStatus.VOIDED, {"reason_code": e.reason_code})
 
-    def restate(self, e: Any, position: int, status: str, detail: dict[str, Any]) -> None:
+    def restate(self, e: Any, position: int, status: VisitStatus, detail: dict[str, Any]) -> None:
         visit = self.state.visits.get(e.originator_id)
-        if visit is None and status != VOIDED:
-            self.state.statuses[e.originator_id] = (status, position)
+        voided = status is VisitStatus.VOIDED
+        if visit is None and not voided:
+            self.state.statuses[e.originator_id] = (status.value, position)
         else:
             visit = visit or self.visit(e.originator_id)
-            if (visit.status == VOIDED) != (status == VOIDED):
+            if (visit.status == VisitStatus.VOIDED) != voided:
                 self.state.moved.add(visit.visit_id)
-            visit.status, visit.status_pos = status, position
+            visit.status, visit.status_pos = status.value, position
             self.state.changed_visits.add(visit.visit_id)
-        self.note(e, position, e.originator_id, status.capitalize(), detail)
+        self.note(e, position, e.originator_id, detail)
 
-    def amended(self, e: Any, position: int) -> None:
+    def amended(self, e: Visit.Amended, position: int) -> None:
         visit, changes = self.visit(e.originator_id), dict(e.changes)
         for name in ("started_at", "ended_at"):
             if name in changes:
@@ -178,35 +161,33 @@ class Fold:
         self.state.changed_visits.add(visit.visit_id)
         self.state.moved.add(visit.visit_id)
         shown = {k: v for k, v in changes.items() if k in ("kind", "started_at", "ended_at", "township")}
-        self.note(
-            e, position, visit.visit_id, "Amended", {"reason_code": e.reason_code, "fields": sorted(changes)} | shown
-        )
+        self.note(e, position, visit.visit_id, {"reason_code": e.reason_code, "fields": sorted(changes)} | shown)
 
-    def unlocked(self, e: Any, position: int) -> None:
-        self.note(e, position, e.originator_id, "Unlocked", {"reason": e.reason})
+    def unlocked(self, e: Visit.Unlocked, position: int) -> None:
+        self.note(e, position, e.originator_id, {"reason": e.reason})
 
     # Pairings and elders ----------------------------------------------------------------
 
-    def formed(self, e: Any, position: int) -> None:
+    def formed(self, e: Pairing.Formed, position: int) -> None:
         pairing = PairingState(e.originator_id, e.volunteer_id, e.elder_id, e.from_date, None, position)
         self.state.pairings[pairing.pairing_id] = pairing
         self.state.changed_pairings.add(pairing.pairing_id)
         detail = {"volunteer_id": e.volunteer_id, "elder_id": e.elder_id, "from_date": e.from_date}
-        self.note(e, position, pairing.pairing_id, "Formed", detail)
+        self.note(e, position, pairing.pairing_id, detail)
 
-    def ended(self, e: Any, position: int) -> None:
+    def ended(self, e: Pairing.Ended, position: int) -> None:
         pairing = self.state.pairings.get(e.originator_id)
         if pairing is None:
             raise ValueError(f"pairing {e.originator_id} ended but was never formed")
         pairing.ended_on, pairing.ended_pos = e.on, position
         self.state.changed_pairings.add(pairing.pairing_id)
-        self.note(e, position, pairing.pairing_id, "Ended", {"on": e.on, "reason": e.reason})
+        self.note(e, position, pairing.pairing_id, {"on": e.on, "reason": e.reason})
 
-    def departed(self, e: Any, position: int) -> None:
+    def departed(self, e: Elder.Departed, position: int) -> None:
         departure = DepartureState(e.originator_id, e.on, e.kind, position)
         self.state.departures[departure.elder_id] = departure
         self.state.changed_departures.add(departure.elder_id)
-        self.note(e, position, departure.elder_id, "Departed", {"kind": e.kind, "on": e.on})
+        self.note(e, position, departure.elder_id, {"kind": e.kind, "on": e.on})
 
     # Claims -----------------------------------------------------------------------------
 
@@ -216,14 +197,14 @@ class Fold:
             raise ValueError(f"claim {claim_id} has events but was never submitted")
         return found
 
-    def submitted(self, e: Any, position: int) -> None:
+    def submitted(self, e: Claim.Submitted, position: int) -> None:
         listed = [ItemState(e.originator_id, i["visit_id"], n, int(i["transport_fen"])) for n, i in enumerate(e.items)]
         first: dict[UUID, ItemState] = {}
         for item in listed:  # a visit listed twice (the write side refuses that) counts once
             first.setdefault(item.visit_id, item)
         items = list(first.values())
         claim = ClaimState(
-            e.originator_id, e.volunteer_id, e.county, e.month, e.submitted_by, SUBMITTED, None,
+            e.originator_id, e.volunteer_id, e.county, e.month, e.submitted_by, ClaimStatus.SUBMITTED.value, None,
             sum(i.transport_fen for i in items), int(e.communication_fen), e.policy_version, position, position,
         )  # fmt: skip
         self.state.claims[claim.claim_id] = claim
@@ -234,31 +215,32 @@ class Fold:
             "month": e.month, "items": len(items), "transport_fen": claim.transport_fen,
             "communication_fen": claim.communication_fen, "policy_version": e.policy_version,
         }  # fmt: skip
-        self.note(e, position, claim.claim_id, "Submitted", detail)
+        self.note(e, position, claim.claim_id, detail)
 
-    def approved(self, e: Any, position: int) -> None:
-        claim = self.move_claim(e, position, APPROVED, {"by": e.by})
+    def approved(self, e: Claim.Approved, position: int) -> None:
+        claim = self.move_claim(e, position, ClaimStatus.APPROVED, {"by": e.by})
         claim.approved_by, claim.approved_pos = e.by, position
 
-    def rejected(self, e: Any, position: int) -> None:
-        self.move_claim(e, position, REJECTED, {"by": e.by, "reason": e.reason})
+    def rejected(self, e: Claim.Rejected, position: int) -> None:
+        self.move_claim(e, position, ClaimStatus.REJECTED, {"by": e.by, "reason": e.reason})
 
-    def paid(self, e: Any, position: int) -> None:
-        claim = self.move_claim(e, position, PAID, {"by": e.by, "reference": e.reference, "paid_on": e.paid_on})
+    def paid(self, e: Claim.Paid, position: int) -> None:
+        detail = {"by": e.by, "reference": e.reference, "paid_on": e.paid_on}
+        claim = self.move_claim(e, position, ClaimStatus.PAID, detail)
         claim.paid_pos = position
         self.pay(claim, +1, position)
 
-    def reversed(self, e: Any, position: int) -> None:
-        was_paid = self.claim(e.originator_id).status == PAID
-        claim = self.move_claim(e, position, REVERSED, {"by": e.by, "reason": e.reason})
+    def reversed(self, e: Claim.Reversed, position: int) -> None:
+        was_paid = self.claim(e.originator_id).status == ClaimStatus.PAID
+        claim = self.move_claim(e, position, ClaimStatus.REVERSED, {"by": e.by, "reason": e.reason})
         if was_paid:
             self.pay(claim, -1, position)
 
-    def move_claim(self, e: Any, position: int, status: str, detail: dict[str, Any]) -> ClaimState:
+    def move_claim(self, e: Any, position: int, status: ClaimStatus, detail: dict[str, Any]) -> ClaimState:
         claim = self.claim(e.originator_id)
-        claim.status, claim.status_pos = status, position
+        claim.status, claim.status_pos = status.value, position
         self.state.changed_claims.add(claim.claim_id)
-        self.note(e, position, claim.claim_id, status.capitalize(), detail)
+        self.note(e, position, claim.claim_id, detail)
         return claim
 
     def pay(self, claim: ClaimState, sign: int, position: int) -> None:
@@ -285,54 +267,55 @@ class Fold:
         self.state.changed_lines.add(key)
         return row
 
-    def appropriated(self, e: Any, position: int) -> None:
+    def appropriated(self, e: Budget.Appropriated, position: int) -> None:
         for line, amount in sorted(e.lines.items()):
             self.line(e.originator_id, line, position, county=e.county, year=e.year).appropriated += int(amount)
         detail = {"county": e.county, "year": e.year, "lines": dict(e.lines)}
-        self.note(e, position, e.originator_id, "Appropriated", detail)
+        self.note(e, position, e.originator_id, detail)
 
-    def adjusted(self, e: Any, position: int) -> None:
+    def adjusted(self, e: Budget.Adjusted, position: int) -> None:
         self.line(e.originator_id, e.line, position).appropriated += int(e.delta)
-        self.note(e, position, e.originator_id, "Adjusted", {"line": e.line, "delta": e.delta, "reason": e.reason})
+        self.note(e, position, e.originator_id, {"line": e.line, "delta": e.delta, "reason": e.reason})
 
-    def committed(self, e: Any, position: int) -> None:
+    def committed(self, e: Budget.Committed, position: int) -> None:
         self.line(e.originator_id, e.line, position).committed += int(e.amount)
-        self.note(e, position, e.claim_id, "Committed", {"line": e.line, "amount": e.amount})
+        self.note(e, position, e.claim_id, {"line": e.line, "amount": e.amount})
 
-    def released(self, e: Any, position: int) -> None:
+    def released(self, e: Budget.Released, position: int) -> None:
         self.line(e.originator_id, e.line, position).committed -= int(e.amount)
-        self.note(e, position, e.claim_id, "Released", {"line": e.line, "amount": e.amount})
+        self.note(e, position, e.claim_id, {"line": e.line, "amount": e.amount})
 
     # The trail --------------------------------------------------------------------------
 
-    def note(self, e: Any, position: int, subject: UUID, name: str, detail: dict[str, Any]) -> None:
+    def note(self, e: Any, position: int, subject: UUID, detail: dict[str, Any]) -> None:
+        """A trail row of the event, named by its class (``Recorded`` for ``Visit.Recorded``)."""
         meta = getattr(e, "meta", None)
         principal = getattr(meta, "principal_id", None)
-        row = TrailRow(position, subject, e.originator_id, name, utc(e.timestamp), principal, plain(detail))
+        row = TrailRow(position, subject, e.originator_id, type(e).__name__, utc(e.timestamp), principal, plain(detail))
         self.state.trail.append(row)
 
 
-HANDLERS: dict[str, Handler] = {
-    "tiexin.visit.Recorded": Fold.recorded,
-    "tiexin.visit.Confirmed": Fold.confirmed,
-    "tiexin.visit.Disputed": Fold.disputed,
-    "tiexin.visit.Amended": Fold.amended,
-    "tiexin.visit.Voided": Fold.voided,
-    "tiexin.visit.Unlocked": Fold.unlocked,
-    "tiexin.pairing.Formed": Fold.formed,
-    "tiexin.pairing.Ended": Fold.ended,
-    "tiexin.elder.Departed": Fold.departed,
-    "tiexin.claim.Submitted": Fold.submitted,
-    "tiexin.claim.Approved": Fold.approved,
-    "tiexin.claim.Rejected": Fold.rejected,
-    "tiexin.claim.Paid": Fold.paid,
-    "tiexin.claim.Reversed": Fold.reversed,
-    "tiexin.budget.Appropriated": Fold.appropriated,
-    "tiexin.budget.Adjusted": Fold.adjusted,
-    "tiexin.budget.Committed": Fold.committed,
-    "tiexin.budget.Released": Fold.released,
+FOLDS: dict[type[Any], Step] = {
+    Visit.Recorded: Fold.recorded,
+    Visit.Confirmed: Fold.confirmed,
+    Visit.Disputed: Fold.disputed,
+    Visit.Amended: Fold.amended,
+    Visit.Voided: Fold.voided,
+    Visit.Unlocked: Fold.unlocked,
+    Pairing.Formed: Fold.formed,
+    Pairing.Ended: Fold.ended,
+    Elder.Departed: Fold.departed,
+    Claim.Submitted: Fold.submitted,
+    Claim.Approved: Fold.approved,
+    Claim.Rejected: Fold.rejected,
+    Claim.Paid: Fold.paid,
+    Claim.Reversed: Fold.reversed,
+    Budget.Appropriated: Fold.appropriated,
+    Budget.Adjusted: Fold.adjusted,
+    Budget.Committed: Fold.committed,
+    Budget.Released: Fold.released,
 }
-assert set(HANDLERS) == set(TOPICS)
+"""Every event the audit reads, by the ledger's class, and what it does to a page's state."""
 
 
 def utc(moment: datetime) -> datetime:
