@@ -5,7 +5,7 @@ on its view for the ledger's store at ``url`` (a SQLite file beside the ledger's
 the ledger's PostgreSQL schema). Modules are imported only when a read model is asked for.
 
 ``open_projection(url)`` uses ``url`` only to decide **where the view lives** (through
-:func:`projections.views.open_view`); it must not open the ledger nor read anything but the
+:func:`projections.storage.open_view`); it must not open the ledger nor read anything but the
 events the runner gives it. So the same call with the URL of a scratch SQLite file gives a
 throwaway view of the same read model (:mod:`projections.asof` replays into one).
 """

@@ -1,11 +1,11 @@
 """Our projection runner: keeps a read model caught up with the ledger's log, a page at a time.
 
-Why our own (DESIGN.md, "Facts about eventsourcing 9.5.6"): the library's ``ProjectionRunner``
+Why our own (see docs/design.md, "Decisions and why"): the library's ``ProjectionRunner``
 follows a recorder's ``subscribe()``, which its SQLite recorder lacks, and it commits one view
 transaction per event. This runner reads ``select_notifications`` in pages, on SQLite and
 PostgreSQL alike, and applies each page in **one** view transaction that also moves the view's
 tracking row from the position the page started at to the page's end
-(:meth:`projections.views.PagedView.page`). A crash at any point before that commit leaves rows
+(:meth:`projections.storage.PagedView.page`). A crash at any point before that commit leaves rows
 and position as they were, so the page is applied again from the same place: every event is
 applied exactly once, at the speed of a batch.
 
@@ -22,7 +22,7 @@ Waking up: :meth:`Runner.run_forever` polls every ``poll_interval``; anything ma
 poll interval, never a stall.
 
 Status for other processes: besides :attr:`Runner.state` (this process), the runner saves its
-state in its view (:meth:`projections.views.PagedView.save_status`) when the status, the failure
+state in its view (:meth:`projections.storage.PagedView.save_status`) when the status, the failure
 or the reason changes — not on every page: a runner that keeps up saves nothing — and as a
 heartbeat every ``heartbeat`` seconds while :meth:`Runner.run_forever` runs. A catch-up that
 fits in one page goes from caught up to caught up without a write; a longer one says
