@@ -1,8 +1,9 @@
-"""The composition root of the HTTP API: settings → ledger, keys, idempotency → routers.
+"""The HTTP API assembled: settings → ledger, keys, idempotency → routers.
 
 ``create_app(settings)`` builds everything; the process opens the ledger once, at startup (the
 library has no async API, so the routes that call it are plain ``def`` and run in the thread
-pool). ``app_from_env`` is the factory ``tiexin serve`` hands uvicorn: each worker calls it.
+pool). The settings come from the caller: ``tiexin serve`` hands uvicorn the factory
+:func:`tiexin.server.create_app_from_env`, which reads the environment in each worker.
 """
 
 from __future__ import annotations
@@ -107,14 +108,9 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.include_router(module.router)
     install_handlers(app)
     app.add_middleware(Guard, max_body_bytes=settings.max_body_bytes)
-    install_metrics(app)  # outermost: counts every answer as sent
+    install_metrics(app, settings.metrics_dir)  # outermost: counts every answer as sent
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
-
-
-def app_from_env() -> FastAPI:
-    """The factory uvicorn calls in each worker (``tiexin serve``)."""
-    return create_app(ApiSettings.from_env())
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

@@ -3,15 +3,15 @@
 Routes declare their caller with one alias (``CoordinatorWrite``, ``VisitReader``…): the
 dependency authenticates the key (401), checks the role (403), reads the write headers
 (``Idempotency-Key``, ``If-Match``, ``X-Correlation-ID``; 400 when malformed) and hands the
-route a :class:`Write` whose ``run`` records the principal as the events' provenance, honours
-``If-Match`` and replays idempotent requests.
+route a :class:`Write` whose ``run`` records the principal as the events' provenance and replays
+idempotent requests. ``If-Match`` is :attr:`Write.if_match`: a route on one existing record passes
+it to its command as ``expected_version``, checked where the command loads the record.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
@@ -24,9 +24,9 @@ from starlette.concurrency import run_in_threadpool
 from api.idempotency import Answer, IdempotencyStore, Keyed, fingerprint
 from api.keys import KeyStore, Principal
 from api.problems import CORRELATION_SCOPE_KEY, SANE_HEADER, BadRequest, Forbidden, Unauthorized
-from api.service import GuardedLedger, find_write
+from api.service import find_write
 from api.settings import ApiSettings
-from ledger.application import Written
+from ledger.application import Ledger, Written
 from ledger.common import Provenance
 from ledger.store import store_errors_translated
 
@@ -39,7 +39,7 @@ class Services:
     """Everything the routes share, built once per process by :func:`api.app.create_app`."""
 
     settings: ApiSettings
-    ledger: GuardedLedger
+    ledger: Ledger
     keys: KeyStore
     idempotency: IdempotencyStore
     reads: ReadSide | None = None
@@ -112,7 +112,7 @@ class Read:
     principal: Principal
 
     @property
-    def ledger(self) -> GuardedLedger:
+    def ledger(self) -> Ledger:
         return self.services.ledger
 
 
@@ -140,9 +140,10 @@ class Write:
     provenance: Provenance
     keyed: Keyed | None
     if_match: int | None
+    """The version ``If-Match`` names: the route hands it to its command as ``expected_version``."""
 
     @property
-    def ledger(self) -> GuardedLedger:
+    def ledger(self) -> Ledger:
         return self.services.ledger
 
     def run(
@@ -155,12 +156,13 @@ class Write:
     ) -> JSONResponse:
         """Run a command as this caller: 201 (``created``) or 200 with ``{id, version, position}``.
 
-        ``target`` is the record the path names, the one ``If-Match`` is about; ``location`` a
-        template (``/v1/elders/{id}``) for the new record's address.
+        ``target`` is the record the path names, the one ``If-Match`` is about (the command checks
+        it, given ``expected_version=write.if_match``); ``location`` a template (``/v1/elders/{id}``)
+        for the new record's address.
         """
         if self.if_match is not None and target is None:
             raise BadRequest("If-Match applies to a write on one existing record", field="If-Match")
-        job = _Job(self, command, 201 if created else 200, target, location)
+        job = _Job(self, command, 201 if created else 200, location)
         if self.keyed is None:
             answer, replayed = job.execute(), False
         else:
@@ -177,15 +179,10 @@ class _Job:
     write: Write
     command: Callable[[Provenance], Written]
     status: int
-    target: UUID | None
     location: str | None
 
     def execute(self) -> Answer:
-        ledger = self.write.ledger
-        guard = ledger.expecting(self.target, self.write.if_match) if self.target else nullcontext()
-        with guard:
-            written = self.command(self.write.provenance)
-        return self._answer(written, self.status)
+        return self._answer(self.command(self.write.provenance), self.status)
 
     def log_position(self) -> int:
         with store_errors_translated("the event store"):

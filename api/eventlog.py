@@ -1,6 +1,6 @@
 """The log as API consumers read it: a page of events after a position, decoded, redacted for the caller.
 
-Each item is one stored event: its log position, stored topic (``tiexin.visit.Recorded``), entity
+Each item is one stored event: its log position, stored topic (``topic_of(Visit.Recorded)``), entity
 (aggregate) id and version, when it was recorded, who recorded it (the principal's key id and
 role) and the client's correlation id, and the event's own fields as ``data``.
 
@@ -22,10 +22,9 @@ reading at most :data:`SCAN_BUDGET` events a request (one record's whole trail i
 from __future__ import annotations
 
 import dataclasses
-import functools
 import logging
 import math
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -34,23 +33,23 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
-from eventsourcing.domain import Aggregate, DomainEvent
 from eventsourcing.persistence import Notification
-from eventsourcing.utils import get_topic
 
-import ledger.application  # noqa: F401  (imports every aggregate, so their event types are known)
 from ledger.common import Provenance
+from ledger.counties import County
+from ledger.events import topic_of
 from ledger.store import store_errors_translated
+from ledger.volunteers import Volunteer
 
-log = logging.getLogger("tiexin.api")
+log = logging.getLogger(__name__)
 
 PERSONAL_READERS = ("coordinator",)
 """The roles that read personal data in the log: as the elders and visits routes decide, the
 coordinator does; an auditor, finance, an evaluator and an admin read the log without it."""
 PERSONAL_KEYS = frozenset({"name", "birth_date", "address", "phone", "notes", "readings", "comment"})
 NOT_PERSONAL: dict[str, frozenset[str]] = {
-    "tiexin.county.Established": frozenset({"name"}),
-    "tiexin.volunteer.Recruited": frozenset({"name"}),  # every role reads a volunteer's name (/v1/volunteers)
+    topic_of(County.Established): frozenset({"name"}),
+    topic_of(Volunteer.Recruited): frozenset({"name"}),  # every role reads a volunteer's name (/v1/volunteers)
 }
 ENVELOPE = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp", "meta"})
 """Fields of a stored event that the item shows outside ``data`` (or not at all)."""
@@ -81,27 +80,6 @@ class Page:
     @property
     def more(self) -> bool:
         return self.next < self.head
-
-
-@functools.cache
-def known_topics() -> frozenset[str]:
-    """Every stored topic of tiexin's events (``tiexin.visit.Recorded`` …)."""
-    found = set()
-    for cls in _subclasses(Aggregate):
-        for attribute in vars(cls).values():
-            if isinstance(attribute, type) and issubclass(attribute, DomainEvent):
-                topic = get_topic(attribute)
-                if topic.startswith("tiexin."):
-                    found.add(topic)
-    return frozenset(found)
-
-
-def _subclasses(cls: type) -> Iterator[type]:
-    sub: type
-    for sub in cls.__subclasses__():
-        if sub.__module__.startswith("ledger."):
-            yield sub
-        yield from _subclasses(sub)
 
 
 def read_page(app: Application[Any], query: Query, *, personal: bool) -> Page:

@@ -20,11 +20,22 @@ from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
-from ledger.budgets import budget_id
+from ledger.budgets import BudgetLine, budget_id
 from ledger.common import county_date
-from projections.audit import AuditView, PostgresAuditView
-from projections.audit_rules import RULES, Anomaly, ClaimState, ItemState, LineState, VisitState
-from projections.audit_tables import ANOMALIES, CLAIMS, ITEMS, LINES, VISITS
+from projections.audit import (
+    ANOMALIES,
+    CLAIMS,
+    ITEMS,
+    LINES,
+    RULES,
+    VISITS,
+    Anomaly,
+    AuditView,
+    ClaimState,
+    ItemState,
+    LineState,
+    VisitState,
+)
 
 PARTS = ("claims", "budget", "anomalies")
 CLAIM_COLUMNS = (
@@ -77,17 +88,14 @@ def joined(values: Iterable[object]) -> str:
 
 def year_rows(view: AuditView, county: str, year: int) -> YearRows:
     """The year's claims, lines and anomalies, read together (see the module's docstring)."""
-    sql = view.sql
-    with view.datastore.transaction(commit=False) as cursor:
-        if isinstance(view, PostgresAuditView):
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot for all of it
-        position = view._position(cursor)  # the tracking row, in this transaction
-        claims = [c for c in sql.every(cursor, CLAIMS) if c.county == county and c.year == year]
+    with view.reading() as cursor:  # one snapshot for all of it
+        position = view.position_in(cursor)  # the tracking row, in this transaction
+        claims = [c for c in view.every(cursor, CLAIMS) if c.county == county and c.year == year]
         wanted = {c.claim_id for c in claims}
-        items = [i for i in sql.every(cursor, ITEMS) if i.claim_id in wanted]
-        visits: list[VisitState] = sql.every(cursor, VISITS)
-        lines = sql.load(cursor, LINES, "budget_id", [budget_id(county, year)])
-        anomalies: list[Anomaly] = sql.every(cursor, ANOMALIES)
+        items = [i for i in view.every(cursor, ITEMS) if i.claim_id in wanted]
+        visits: list[VisitState] = view.every(cursor, VISITS)
+        lines = view.load(cursor, LINES, "budget_id", [budget_id(county, year)])
+        anomalies: list[Anomaly] = view.every(cursor, ANOMALIES)
     by_claim: dict[UUID, list[ItemState]] = {}
     for item in sorted(items, key=lambda i: i.seq):
         by_claim.setdefault(item.claim_id, []).append(item)
@@ -100,7 +108,7 @@ def year_rows(view: AuditView, county: str, year: int) -> YearRows:
         year,
         tuple(sorted(claims, key=lambda c: (c.month, str(c.claim_id)))),
         {k: tuple(v) for k, v in by_claim.items()},
-        tuple(sorted(lines, key=lambda line: (line.line != "transport", line.line))),
+        tuple(sorted(lines, key=lambda line: (line.line != BudgetLine.TRANSPORT, line.line))),
         tuple(sorted(mine, key=lambda a: (a.code, a.position, a.subject, a.other))),
     )
 

@@ -16,14 +16,15 @@ Read when scraped (:class:`StoreFamilies`, from the read side's status): ``tiexi
 process), and per read model ``tiexin_projection_position``, ``tiexin_projection_lag`` and
 ``tiexin_projection_state{state}`` (1 for its current state), and ``tiexin_ready``.
 
-Several worker processes (``tiexin serve --workers N``) each count their own requests; set
-``PROMETHEUS_MULTIPROC_DIR`` to an empty directory, the same for every worker, before they start,
-and a scrape of any worker sums them all (prometheus-client's multiprocess mode).
+Several worker processes (``tiexin serve --workers N``) each count their own requests; with
+``PROMETHEUS_MULTIPROC_DIR`` set to an empty directory, the same for every worker, before they start
+(prometheus-client reads it when it is imported), and that directory handed in as
+:attr:`~api.settings.ApiSettings.metrics_dir`, a scrape of any worker sums them all
+(prometheus-client's multiprocess mode). This module reads no environment itself.
 """
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -42,14 +43,14 @@ disable_created_metrics()  # type: ignore[no-untyped-call]  # the ``…_created`
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
-def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
-
-
 class Metrics:
-    """The process's request metrics, in a registry of the app's own (tests build many apps)."""
+    """The process's request metrics, in a registry of the app's own (tests build many apps).
 
-    def __init__(self) -> None:
+    ``multiprocess_dir``: where the workers of one server share their counts (None: one process).
+    """
+
+    def __init__(self, multiprocess_dir: str | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "tiexin_http_requests", "HTTP requests answered, by route template, method and status.",
@@ -70,10 +71,9 @@ class Metrics:
 
     def exposition(self, store: Callable[[], Iterable[Metric]]) -> bytes:
         """The text format: this process's metrics (or every worker's) and the store's, read now."""
-        directory = multiprocess_dir()
         counted: Collector = self.registry
-        if directory:
-            counted = MultiProcessCollector(None, path=directory)  # type: ignore[no-untyped-call]
+        if self.multiprocess_dir:
+            counted = MultiProcessCollector(None, path=self.multiprocess_dir)  # type: ignore[no-untyped-call]
         return generate_latest(_Both(counted, store))
 
     def observe(self, scope: Scope, status: int, seconds: float | None, replayed: bool) -> None:
@@ -139,9 +139,9 @@ class RequestMetrics:
                 self.metrics.observe(scope, status, time.perf_counter() - started, replayed)
 
 
-def install_metrics(app: FastAPI) -> None:
+def install_metrics(app: FastAPI, multiprocess_dir: str | None = None) -> None:
     """Count the app's requests (outermost, so every answer is seen as sent) and keep the metrics on ``app.state``."""
-    app.state.metrics = Metrics()
+    app.state.metrics = Metrics(multiprocess_dir)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
 
 

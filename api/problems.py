@@ -1,7 +1,8 @@
 """Every error as ``application/problem+json`` (RFC 9457), and nothing that escapes as a bare 500.
 
 Domain errors keep their meaning: ``InvalidInput`` → 422 naming the ``field``, ``NotFound`` →
-404, ``RuleViolation`` → 409 naming the ``rule``, ``ConflictError`` → 409 (rule
+404, ``RuleViolation`` → 409 naming the ``rule``, ``VersionMismatch`` (the command's
+``expected_version``, from ``If-Match``) → 412 with ``current_version``, ``ConflictError`` → 409 (rule
 ``concurrency.conflict``), ``StoreUnavailable`` → 503 with ``Retry-After``. The API's own errors
 (401, 403, 412, the idempotency conflicts) are :class:`ApiError`. Malformed JSON is 400, a body
 that parses but does not fit the schema 422, each with the fields at fault.
@@ -28,15 +29,24 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ledger.errors import ConflictError, InvalidInput, NotFound, RuleViolation, StoreUnavailable, TiexinError
+from ledger.errors import (
+    ConflictError,
+    InvalidInput,
+    NotFound,
+    RuleViolation,
+    StoreUnavailable,
+    TiexinError,
+    VersionMismatch,
+)
 from ledger.store import DRIVER_MODULES
 
-log = logging.getLogger("tiexin.api")
+log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
 TYPE_BASE = "https://tiexin.example/problems/"
 RETRY_AFTER_S = "5"
-CORRELATION_SCOPE_KEY = "tiexin.correlation_id"
+CORRELATION_SCOPE_KEY = "api.correlation_id"
+"""Where the request's correlation id travels in the ASGI scope (an extension key of this app's own)."""
 SANE_HEADER = re.compile(r"^[\x21-\x7e]{1,200}$")
 """Visible ASCII, 1 to 200 characters: what an idempotency key or a correlation id may be."""
 
@@ -124,6 +134,17 @@ async def on_rule_violation(request: Request, error: Exception) -> JSONResponse:
     return problem(409, "rule-violation", error.reason, request=request, rule=error.rule)
 
 
+async def on_version_mismatch(request: Request, error: Exception) -> JSONResponse:
+    """The record moved past the version ``If-Match`` named (the command's ``expected_version``)."""
+    assert isinstance(error, VersionMismatch)
+    detail = (
+        f"If-Match names version {error.expected_version}, but the record is at version {error.current_version}; "
+        "read it again and decide on what it says now"
+    )
+    failed = PreconditionFailed(detail, current_version=error.current_version)
+    return await on_api_error(request, failed)
+
+
 async def on_conflict(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, ConflictError)
     return problem(409, "conflict", error.reason, request=request, rule="concurrency.conflict")
@@ -198,6 +219,7 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidInput, on_invalid_input)
     app.add_exception_handler(NotFound, on_not_found)
     app.add_exception_handler(RuleViolation, on_rule_violation)
+    app.add_exception_handler(VersionMismatch, on_version_mismatch)
     app.add_exception_handler(ConflictError, on_conflict)
     app.add_exception_handler(StoreUnavailable, on_store_unavailable)
     app.add_exception_handler(TiexinError, on_store_unavailable)  # ConfigurationError: the store is unusable

@@ -41,7 +41,7 @@ from projections import registry
 from projections.runner import Runner
 from projections.service import ProjectionService, describe, is_sqlite
 
-log = logging.getLogger("tiexin.api")
+log = logging.getLogger(__name__)
 
 READ_MODELS = ("roster", "scores", "audit", "history")
 """The read models the API answers from (the service runs every registered one)."""

@@ -71,9 +71,9 @@ SignedFen = Annotated[StrictInt, Field(ge=-MAX_FEN, le=MAX_FEN, description="int
 
 
 def choice(values: Iterable[str], example: str | None = None, **kwargs: Any) -> Any:
-    """A text field documented as one of ``values`` (the ledger, which owns the list, checks it)."""
-    listed: list[Any] = list(values)
-    return Field(json_schema_extra={"enum": listed}, examples=[example or listed[0]], **kwargs)
+    """A text field documented as one of ``values``, a ledger StrEnum (the ledger, which owns the codes, checks it)."""
+    listed: list[Any] = [str(value) for value in values]
+    return Field(json_schema_extra={"enum": listed}, examples=[str(example or listed[0])], **kwargs)
 
 
 def examples(*items: dict[str, Any]) -> ConfigDict:

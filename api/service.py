@@ -1,66 +1,35 @@
-"""The ledger as the API uses it: ``If-Match`` inside the command, one aggregate read, the log searched by key.
+"""The ledger as the API uses it: opened with the home county, one aggregate read, the log searched by key.
 
-``If-Match`` must hold when the command *decides*, not a moment before: a check outside the
-command would let a write slip in between and the client's stale view win. So
-:class:`GuardedLedger` checks the expected version where the command loads the aggregate; the
-save then builds on exactly that version, and a write that lands in between makes the save
-collide in the store (409) instead of succeeding on state the client never saw.
+``If-Match`` is not handled here: a route passes it to the command as ``expected_version``, which
+the ledger checks where it loads the record (:class:`ledger.errors.VersionMismatch`, answered 412).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
-from api.problems import PreconditionFailed
 from api.settings import ApiSettings
 from ledger.application import Ledger, Written
-from ledger.bootstrap import ensure_home_county
+from ledger.bootstrap import ensure_home_county, open_ledger
 from ledger.errors import NotFound
-from ledger.settings import redact, store_env
 from ledger.store import store_errors_translated
 
 A = TypeVar("A", bound=Aggregate)
-_expected: ContextVar[tuple[UUID, int] | None] = ContextVar("tiexin_if_match", default=None)
 SCAN_PAGE = 500
 
 
-class GuardedLedger(Ledger):
-    """The ledger whose commands honour an expected version of one aggregate (``If-Match``)."""
-
-    @contextmanager
-    def expecting(self, ident: UUID, version: int | None) -> Iterator[None]:
-        token = _expected.set(None if version is None else (ident, version))
-        try:
-            yield
-        finally:
-            _expected.reset(token)
-
-    def _find(self, cls: type[A], ident: UUID, *, read_only: bool = False) -> A | None:
-        found = super()._find(cls, ident, read_only=read_only)
-        expected = _expected.get()
-        if found is not None and expected is not None and expected[0] == ident and found.version != expected[1]:
-            raise PreconditionFailed(
-                f"If-Match names version {expected[1]}, but the record is at version {found.version}; "
-                "read it again and decide on what it says now",
-                current_version=found.version,
-            )
-        return found
-
-
-def open_api_ledger(settings: ApiSettings) -> GuardedLedger:
-    """What :func:`ledger.bootstrap.open_ledger` does, with the guarded class (see the report)."""
-    url = settings.database_url
-    with store_errors_translated(f"the store at {redact(url)}"):
-        ledger = GuardedLedger(store_env(url), clock=settings.clock)
-        ledger.ensure_default_policies()
-    ensure_home_county(ledger)
+def open_api_ledger(settings: ApiSettings) -> Ledger:
+    """The ledger on the settings' store and clock, with the default policies and the home county."""
+    ledger = open_ledger(settings.database_url, clock=settings.clock)
+    try:
+        ensure_home_county(ledger)
+    except BaseException:
+        ledger.close()
+        raise
     return ledger
 
 

@@ -1,22 +1,17 @@
 """The HTTP API's settings: which store, which county is home, and its few limits.
 
-``create_app`` takes one of these; ``ApiSettings.from_env()`` reads the same environment as the
-rest of tiexin (``TIEXIN_DATABASE_URL``), so the server, the CLI and the tests agree on the store.
+``create_app`` takes one of these, built by its caller: the composition root
+(:mod:`tiexin.settings`, from the environment) or a test. Nothing in ``api`` reads the environment.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from ledger.counties import LIANSHUI
-from ledger.errors import ConfigurationError
-from ledger.settings import database_url
 from ledger.store import utc_now
-
-PROJECTIONS_ENV = "TIEXIN_PROJECTIONS"
 
 
 @dataclass(frozen=True)
@@ -42,19 +37,6 @@ class ApiSettings:
     """How long (s) a read with ``?after=`` waits for its read model by default."""
     read_wait_max: float = 10.0
     """The longest ``?wait=`` a read may ask for."""
-
-    @classmethod
-    def from_env(cls) -> ApiSettings:
-        """``TIEXIN_DATABASE_URL``, and ``TIEXIN_PROJECTIONS`` (``in-process`` or ``off``; unset: by store)."""
-        return cls(database_url=database_url(), projections=projections_from_env())
-
-
-def projections_from_env() -> bool | None:
-    value = os.environ.get(PROJECTIONS_ENV, "").strip().lower()
-    if value in ("", "default", "auto"):
-        return None
-    if value in ("in-process", "1", "true", "yes", "on"):
-        return True
-    if value in ("off", "0", "false", "no"):
-        return False
-    raise ConfigurationError(f"{PROJECTIONS_ENV} must be in-process or off, not {value!r}")
+    metrics_dir: str | None = None
+    """The directory the server's worker processes share their request metrics in, so a scrape of
+    any worker sums them all (prometheus-client's multiprocess mode); None: this process's own."""

@@ -36,7 +36,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ledger.demo import run_demo
+from tiexin.demo.generator import run_demo
 
 
 @dataclass(frozen=True)
@@ -155,7 +155,7 @@ def free_port() -> int:
 
 def tiexin(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
-        [sys.executable, "-m", "ledger", *args], env=env, capture_output=True, text=True, check=True, timeout=120
+        [sys.executable, "-m", "tiexin", *args], env=env, capture_output=True, text=True, check=True, timeout=120
     )
     return done.stdout.strip()
 

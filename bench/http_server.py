@@ -11,11 +11,11 @@ import argparse
 import uvicorn
 from fastapi import FastAPI
 
-from api.app import app_from_env
+from tiexin.server import create_app_from_env
 
 
 def app_with_bare_endpoint() -> FastAPI:
-    app = app_from_env()
+    app = create_app_from_env()
 
     @app.get("/bench/bare", include_in_schema=False)
     async def bare() -> dict[str, bool]:

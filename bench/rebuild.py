@@ -32,10 +32,10 @@ import psycopg
 from bench.common import postgres_admin_url
 from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
-from ledger.demo import run_demo
 from ledger.settings import store_env
 from projections.registry import names, open_projection
 from projections.runner import PagedProjection, Runner
+from tiexin.demo.generator import run_demo
 
 PAGE = 1000
 

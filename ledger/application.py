@@ -19,12 +19,10 @@ from eventsourcing.persistence import IntegrityError
 
 from ledger.budgets import Budget, budget_id, check_line
 from ledger.claims import (
-    APPROVED,
     MAX_ITEMS,
-    PAID,
-    SUBMITTED,
     Claim,
     ClaimedVisit,
+    ClaimStatus,
     MonthlyAllowance,
     allowance_id,
     claimed_visit_id,
@@ -35,15 +33,21 @@ from ledger.elders import Elder
 from ledger.errors import InvalidInput, RuleViolation
 from ledger.evaluations import Evaluation, EvaluationSlot, check_period, slot_id
 from ledger.pairings import Caseload, Pairing, caseload_id
-from ledger.policies import DEFAULT_EFFECTIVE_FROM, DEFAULT_PARAMETERS, KINDS, SCORING, SUBSIDY, Policy, policy_id
+from ledger.policies import DEFAULT_EFFECTIVE_FROM, DEFAULT_PARAMETERS, Policy, PolicyKind, policy_id
 from ledger.store import LedgerBase, Written, command, store_errors_translated, utc_now
 from ledger.subsidy import ClaimableVisit, price_claim
-from ledger.visits import CONFIRMED, Visit
+from ledger.visits import Visit, VisitStatus
 from ledger.volunteers import Volunteer
 
 
 class Ledger(LedgerBase):
-    """The write side of tiexin: one method per write of the HTTP contract."""
+    """The write side of tiexin: one method per write of the HTTP contract.
+
+    A command on one existing record takes ``expected_version``: the version its caller decided
+    on (HTTP's ``If-Match``). It is checked where the command loads that record, so the save
+    builds on exactly that version (VersionMismatch if it has moved on; a write landing in between
+    still collides in the store, ConflictError).
+    """
 
     snapshotting_intervals = {Budget: 100}  # noqa: RUF012 (the library's class setting)
 
@@ -56,7 +60,7 @@ class Ledger(LedgerBase):
     @command
     def ensure_default_policies(self) -> None:
         """Adopt version 1 of each policy if the store has none yet (safe to race)."""
-        for kind in KINDS:
+        for kind in PolicyKind:
             if self._find(Policy, policy_id(kind)) is None:
                 policy = Policy.establish(kind, now=self._now(), meta=SYSTEM)
                 policy.adopt(
@@ -118,14 +122,18 @@ class Ledger(LedgerBase):
         return self._save(elder)
 
     @command
-    def relocate_elder(self, elder_id: UUID, *, township: str, address: str, by: Provenance) -> Written:
-        elder = self._get(Elder, elder_id, "elder")
+    def relocate_elder(
+        self, elder_id: UUID, *, township: str, address: str, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        elder = self._get(Elder, elder_id, "elder", expected_version=expected_version)
         elder.relocate(self._county(elder.county), township=township, address=address, now=self._now(), meta=by)
         return self._save(elder)
 
     @command
-    def record_departure(self, elder_id: UUID, *, kind: str, on: date, by: Provenance) -> Written:
-        elder = self._get(Elder, elder_id, "elder")
+    def record_departure(
+        self, elder_id: UUID, *, kind: str, on: date, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        elder = self._get(Elder, elder_id, "elder", expected_version=expected_version)
         elder.depart(kind=kind, on=on, now=self._now(), meta=by)
         return self._save(elder)
 
@@ -142,26 +150,41 @@ class Ledger(LedgerBase):
         return self._save(volunteer)
 
     @command
-    def record_training(self, volunteer_id: UUID, *, course: str, hours: Decimal, on: date, by: Provenance) -> Written:
-        volunteer = self._get(Volunteer, volunteer_id, "volunteer")
+    def record_training(
+        self,
+        volunteer_id: UUID,
+        *,
+        course: str,
+        hours: Decimal,
+        on: date,
+        by: Provenance,
+        expected_version: int | None = None,
+    ) -> Written:
+        volunteer = self._get(Volunteer, volunteer_id, "volunteer", expected_version=expected_version)
         volunteer.complete_training(course=course, hours=hours, on=on, now=self._now(), meta=by)
         return self._save(volunteer)
 
     @command
-    def suspend_volunteer(self, volunteer_id: UUID, *, reason: str, by: Provenance) -> Written:
-        volunteer = self._get(Volunteer, volunteer_id, "volunteer")
+    def suspend_volunteer(
+        self, volunteer_id: UUID, *, reason: str, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        volunteer = self._get(Volunteer, volunteer_id, "volunteer", expected_version=expected_version)
         volunteer.suspend(reason=reason, now=self._now(), meta=by)
         return self._save(volunteer)
 
     @command
-    def reinstate_volunteer(self, volunteer_id: UUID, *, reason: str, by: Provenance) -> Written:
-        volunteer = self._get(Volunteer, volunteer_id, "volunteer")
+    def reinstate_volunteer(
+        self, volunteer_id: UUID, *, reason: str, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        volunteer = self._get(Volunteer, volunteer_id, "volunteer", expected_version=expected_version)
         volunteer.reinstate(reason=reason, now=self._now(), meta=by)
         return self._save(volunteer)
 
     @command
-    def retire_volunteer(self, volunteer_id: UUID, *, reason: str, by: Provenance) -> Written:
-        volunteer = self._get(Volunteer, volunteer_id, "volunteer")
+    def retire_volunteer(
+        self, volunteer_id: UUID, *, reason: str, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        volunteer = self._get(Volunteer, volunteer_id, "volunteer", expected_version=expected_version)
         volunteer.retire(reason=reason, now=self._now(), meta=by)
         return self._save(volunteer)
 
@@ -177,15 +200,17 @@ class Ledger(LedgerBase):
         caseload = self._find(Caseload, caseload_id(volunteer.id)) or Caseload(
             volunteer_id=volunteer.id, timestamp=now, meta=by
         )
-        cap = self.policy_in_force(SCORING, county_date(now))["max_active_pairings"]
+        cap = self.policy_in_force(PolicyKind.SCORING, county_date(now))["max_active_pairings"]
         pairing = Pairing.form(
             volunteer, elder, caseload, group=group, from_date=from_date, cap=cap, now=now, meta=by, id=self.new_id()
         )
         return self._save(pairing, caseload)
 
     @command
-    def end_pairing(self, pairing_id: UUID, *, on: date, reason: str, by: Provenance) -> Written:
-        pairing = self._get(Pairing, pairing_id, "pairing")
+    def end_pairing(
+        self, pairing_id: UUID, *, on: date, reason: str, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        pairing = self._get(Pairing, pairing_id, "pairing", expected_version=expected_version)
         caseload = self._get(Caseload, caseload_id(pairing.volunteer_id), "caseload")
         pairing.end(caseload, on=on, reason=reason, now=self._now(), meta=by)
         return self._save(pairing, caseload)
@@ -204,24 +229,36 @@ class Ledger(LedgerBase):
         )  # fmt: skip
         return self._save(visit)
 
-    def _visit(self, visit_id: UUID) -> Visit:
-        return self._get(Visit, visit_id, "visit")
+    def _visit(self, visit_id: UUID, expected_version: int | None = None) -> Visit:
+        return self._get(Visit, visit_id, "visit", expected_version=expected_version)
 
     @command
-    def confirm_visit(self, visit_id: UUID, *, confirmed_by: str, method: str, by: Provenance) -> Written:
-        visit = self._visit(visit_id)
+    def confirm_visit(
+        self, visit_id: UUID, *, confirmed_by: str, method: str, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        visit = self._visit(visit_id, expected_version)
         visit.confirm(by=confirmed_by, method=method, now=self._now(), meta=by)
         return self._save(visit)
 
     @command
-    def dispute_visit(self, visit_id: UUID, *, reason_code: str, comment: str = "", by: Provenance) -> Written:
-        visit = self._visit(visit_id)
+    def dispute_visit(
+        self,
+        visit_id: UUID,
+        *,
+        reason_code: str,
+        comment: str = "",
+        by: Provenance,
+        expected_version: int | None = None,
+    ) -> Written:
+        visit = self._visit(visit_id, expected_version)
         visit.dispute(reason_code=reason_code, comment=comment, now=self._now(), meta=by)
         return self._save(visit)
 
     @command
-    def give_feedback(self, visit_id: UUID, *, rating: int, comment: str = "", by: Provenance) -> Written:
-        visit = self._visit(visit_id)
+    def give_feedback(
+        self, visit_id: UUID, *, rating: int, comment: str = "", by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        visit = self._visit(visit_id, expected_version)
         visit.give_feedback(rating=rating, comment=comment, now=self._now(), meta=by)
         return self._save(visit)
 
@@ -233,31 +270,44 @@ class Ledger(LedgerBase):
         return self._get(Claim, guard.claim_id, "claim").status
 
     def _in_approved_claim(self, visit_id: UUID) -> bool:
-        return self._holding_claim_status(visit_id) in (APPROVED, PAID)
+        return self._holding_claim_status(visit_id) in (ClaimStatus.APPROVED, ClaimStatus.PAID)
 
     @command
-    def unlock_visit(self, visit_id: UUID, *, reason: str, by: Provenance) -> Written:
-        visit = self._visit(visit_id)
+    def unlock_visit(
+        self, visit_id: UUID, *, reason: str, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        visit = self._visit(visit_id, expected_version)
         in_claim = self._in_approved_claim(visit.id)
         visit.unlock(reason=reason, in_approved_claim=in_claim, now=self._now(), meta=by)
         return self._save(visit)
 
     @command
-    def amend_visit(self, visit_id: UUID, *, changes: dict[str, Any], reason_code: str, by: Provenance) -> Written:
-        visit = self._visit(visit_id)
+    def amend_visit(
+        self,
+        visit_id: UUID,
+        *,
+        changes: dict[str, Any],
+        reason_code: str,
+        by: Provenance,
+        expected_version: int | None = None,
+    ) -> Written:
+        visit = self._visit(visit_id, expected_version)
         pairing = self._get(Pairing, visit.pairing_id, "pairing")
         elder = self._get(Elder, visit.elder_id, "elder")
         claim_status = self._holding_claim_status(visit.id)
         visit.amend(
             self._county(elder.county), pairing, elder, changes=changes, reason_code=reason_code,
-            in_approved_claim=claim_status in (APPROVED, PAID), in_pending_claim=claim_status == SUBMITTED,
+            in_approved_claim=claim_status in (ClaimStatus.APPROVED, ClaimStatus.PAID),
+            in_pending_claim=claim_status == ClaimStatus.SUBMITTED,
             now=self._now(), meta=by,
         )  # fmt: skip
         return self._save(visit)
 
     @command
-    def void_visit(self, visit_id: UUID, *, reason_code: str, by: Provenance) -> Written:
-        visit = self._visit(visit_id)
+    def void_visit(
+        self, visit_id: UUID, *, reason_code: str, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        visit = self._visit(visit_id, expected_version)
         in_claim = self._in_approved_claim(visit.id)
         visit.void(reason_code=reason_code, in_approved_claim=in_claim, now=self._now(), meta=by)
         return self._save(visit)
@@ -280,8 +330,10 @@ class Ledger(LedgerBase):
         return self._save(evaluation, slot)
 
     @command
-    def withdraw_evaluation(self, evaluation_id: UUID, *, reason: str, by: Provenance) -> Written:
-        evaluation = self._get(Evaluation, evaluation_id, "evaluation")
+    def withdraw_evaluation(
+        self, evaluation_id: UUID, *, reason: str, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        evaluation = self._get(Evaluation, evaluation_id, "evaluation", expected_version=expected_version)
         key = slot_id(evaluation.volunteer_id, evaluation.period, evaluation.evaluator_id)
         slot = self._get(EvaluationSlot, key, "evaluation slot")
         evaluation.withdraw(slot, reason=reason, now=self._now(), meta=by)
@@ -297,8 +349,20 @@ class Ledger(LedgerBase):
         return self._save(Budget.appropriate(county, year, lines, now=self._now(), meta=by))
 
     @command
-    def adjust_budget(self, *, county: str, year: int, line: str, delta: int, reason: str, by: Provenance) -> Written:
-        budget = self._get(Budget, budget_id(county, year), f"{year} budget of {county}")
+    def adjust_budget(
+        self,
+        *,
+        county: str,
+        year: int,
+        line: str,
+        delta: int,
+        reason: str,
+        by: Provenance,
+        expected_version: int | None = None,
+    ) -> Written:
+        budget = self._get(
+            Budget, budget_id(county, year), f"{year} budget of {county}", expected_version=expected_version
+        )
         budget.adjust(line=check_line(line), delta=delta, reason=reason, now=self._now(), meta=by)
         return self._save(budget)
 
@@ -318,7 +382,7 @@ class Ledger(LedgerBase):
         allowance = self._find(MonthlyAllowance, allowance_id(volunteer.id, month)) or MonthlyAllowance(
             volunteer_id=volunteer.id, month=month, timestamp=now, meta=by
         )
-        policy = self.policy_in_force(SUBSIDY, first_day(month))
+        policy = self.policy_in_force(PolicyKind.SUBSIDY, first_day(month))
         priced = price_claim(
             [ClaimableVisit(v.id, v.is_home_visit, v.township, v.started_at) for v in visits],
             volunteer.township,
@@ -340,7 +404,7 @@ class Ledger(LedgerBase):
             raise RuleViolation("claim.other_volunteer", f"visit {visit.id} was given by another volunteer")
         if visit.month != month:
             raise RuleViolation("claim.other_month", f"visit {visit.id} belongs to {visit.month}, not {month}")
-        if visit.status != CONFIRMED:
+        if visit.status != VisitStatus.CONFIRMED:
             raise RuleViolation(
                 "claim.visit_not_confirmed", f"visit {visit.id} is {visit.status}; only confirmed visits are claimed"
             )
@@ -355,16 +419,16 @@ class Ledger(LedgerBase):
         guard.reclaim(claim_id=claim_id, timestamp=now, meta=by)
         return guard
 
-    def _claim(self, claim_id: UUID) -> Claim:
-        return self._get(Claim, claim_id, "claim")
+    def _claim(self, claim_id: UUID, expected_version: int | None = None) -> Claim:
+        return self._get(Claim, claim_id, "claim", expected_version=expected_version)
 
     @command
-    def approve_claim(self, claim_id: UUID, *, by: Provenance) -> Written:
-        claim = self._claim(claim_id)
+    def approve_claim(self, claim_id: UUID, *, by: Provenance, expected_version: int | None = None) -> Written:
+        claim = self._claim(claim_id, expected_version)
         year, _ = parse_month("month", claim.month)
         budget = self._get(Budget, budget_id(claim.county, year), f"{year} budget of {claim.county}")
         now = self._now()
-        claim.check_status("approve", SUBMITTED)
+        claim.check_status("approve", ClaimStatus.SUBMITTED)
         claim.check_not_submitter(by, "approve")
         for visit_id in claim.visit_ids:  # still true since submission? (a visit may have been disputed)
             self._claimable_visit(visit_id, claim.volunteer_id, claim.month)
@@ -373,20 +437,26 @@ class Ledger(LedgerBase):
         return self._save(claim, budget)
 
     @command
-    def reject_claim(self, claim_id: UUID, *, reason: str, by: Provenance) -> Written:
-        claim = self._claim(claim_id)
+    def reject_claim(
+        self, claim_id: UUID, *, reason: str, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        claim = self._claim(claim_id, expected_version)
         claim.reject(reason=reason, now=self._now(), meta=by)
         return self._save(claim, *self._give_back(claim, "rejected", by))
 
     @command
-    def pay_claim(self, claim_id: UUID, *, reference: str, paid_on: date, by: Provenance) -> Written:
-        claim = self._claim(claim_id)
+    def pay_claim(
+        self, claim_id: UUID, *, reference: str, paid_on: date, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        claim = self._claim(claim_id, expected_version)
         claim.pay(reference=reference, paid_on=paid_on, now=self._now(), meta=by)
         return self._save(claim)
 
     @command
-    def reverse_claim(self, claim_id: UUID, *, reason: str, by: Provenance) -> Written:
-        claim = self._claim(claim_id)
+    def reverse_claim(
+        self, claim_id: UUID, *, reason: str, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        claim = self._claim(claim_id, expected_version)
         year, _ = parse_month("month", claim.month)
         budget = self._get(Budget, budget_id(claim.county, year), f"{year} budget of {claim.county}")
         claim.reverse(reason=reason, now=self._now(), meta=by)

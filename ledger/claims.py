@@ -15,18 +15,28 @@ Rules:
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.budgets import COMMUNICATION, TRANSPORT
+from ledger.budgets import BudgetLine
 from ledger.common import Provenance, county_date, require_text, stable_id
 from ledger.errors import InvalidInput, RuleViolation
 from ledger.subsidy import PricedClaim
 
-SUBMITTED, APPROVED, REJECTED, PAID, REVERSED = "submitted", "approved", "rejected", "paid", "reversed"
-LIVE = (SUBMITTED, APPROVED, PAID)
+
+class ClaimStatus(StrEnum):
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PAID = "paid"
+    REVERSED = "reversed"
+
+
+LIVE = (ClaimStatus.SUBMITTED, ClaimStatus.APPROVED, ClaimStatus.PAID)
+"""A live claim holds its visits and its month's allowance; a rejection or a reversal gives them back."""
 MAX_ITEMS = 200
 
 
@@ -50,7 +60,14 @@ class ClaimedVisit(Aggregate):
     def create_id(visit_id: UUID, claim_id: UUID) -> UUID:
         return claimed_visit_id(visit_id)
 
-    @event("Claimed", topic="tiexin.claimed_visit.Claimed")
+    class Claimed(Aggregate.Created):
+        TOPIC = "tiexin.claimed_visit.Claimed"
+        visit_id: UUID
+        claim_id: UUID
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Claimed)
     def __init__(self, visit_id: UUID, claim_id: UUID, timestamp: datetime, meta: Provenance) -> None:
         self.visit_id = visit_id
         self.claim_id: UUID | None = claim_id
@@ -62,11 +79,24 @@ class ClaimedVisit(Aggregate):
                 f"visit {self.visit_id} is already in claim {self.claim_id}; a visit is claimed once",
             )
 
-    @event("Reclaimed", topic="tiexin.claimed_visit.Reclaimed")
+    class Reclaimed(Aggregate.Event):
+        TOPIC = "tiexin.claimed_visit.Reclaimed"
+        claim_id: UUID
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Reclaimed)
     def reclaim(self, claim_id: UUID, timestamp: datetime, meta: Provenance) -> None:
         self.claim_id = claim_id
 
-    @event("Released", topic="tiexin.claimed_visit.Released")
+    class Released(Aggregate.Event):
+        TOPIC = "tiexin.claimed_visit.Released"
+        claim_id: UUID
+        reason: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Released)
     def release(self, claim_id: UUID, reason: str, timestamp: datetime, meta: Provenance) -> None:
         self.claim_id = None
 
@@ -83,23 +113,44 @@ class MonthlyAllowance(Aggregate):
     def create_id(volunteer_id: UUID, month: str) -> UUID:
         return allowance_id(volunteer_id, month)
 
-    @event("Opened", topic="tiexin.allowance.Opened")
+    class Opened(Aggregate.Created):
+        TOPIC = "tiexin.allowance.Opened"
+        volunteer_id: UUID
+        month: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Opened)
     def __init__(self, volunteer_id: UUID, month: str, timestamp: datetime, meta: Provenance) -> None:
         self.draws: dict[str, dict[str, int]] = {}
 
     @property
     def transport_fen(self) -> int:
-        return sum(d[TRANSPORT] for d in self.draws.values())
+        return sum(d[BudgetLine.TRANSPORT] for d in self.draws.values())
 
     @property
     def communication_paid(self) -> bool:
-        return any(d[COMMUNICATION] for d in self.draws.values())
+        return any(d[BudgetLine.COMMUNICATION] for d in self.draws.values())
 
-    @event("Drawn", topic="tiexin.allowance.Drawn")
+    class Drawn(Aggregate.Event):
+        TOPIC = "tiexin.allowance.Drawn"
+        claim_id: UUID
+        transport: int
+        communication: int
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Drawn)
     def draw(self, claim_id: UUID, transport: int, communication: int, timestamp: datetime, meta: Provenance) -> None:
-        self.draws[str(claim_id)] = {TRANSPORT: transport, COMMUNICATION: communication}
+        self.draws[str(claim_id)] = {BudgetLine.TRANSPORT: transport, BudgetLine.COMMUNICATION: communication}
 
-    @event("Restored", topic="tiexin.allowance.Restored")
+    class Restored(Aggregate.Event):
+        TOPIC = "tiexin.allowance.Restored"
+        claim_id: UUID
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Restored)
     def restore(self, claim_id: UUID, timestamp: datetime, meta: Provenance) -> None:
         self.draws.pop(str(claim_id), None)
 
@@ -138,7 +189,20 @@ class Claim(Aggregate):
             meta=meta,
         )
 
-    @event("Submitted", topic="tiexin.claim.Submitted")
+    class Submitted(Aggregate.Created):
+        TOPIC = "tiexin.claim.Submitted"
+        volunteer_id: UUID
+        county: str
+        month: str
+        items: list[dict[str, Any]]
+        communication_fen: int
+        total_fen: int
+        policy_version: int
+        submitted_by: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Submitted)
     def __init__(
         self,
         volunteer_id: UUID,
@@ -160,7 +224,7 @@ class Claim(Aggregate):
         self.total_fen = total_fen
         self.policy_version = policy_version
         self.submitted_by = submitted_by
-        self.status = SUBMITTED
+        self.status = ClaimStatus.SUBMITTED
         self.approved_on: date | None = None
 
     @property
@@ -170,29 +234,42 @@ class Claim(Aggregate):
     @property
     def amounts_by_line(self) -> dict[str, int]:
         transport = sum(int(item["transport_fen"]) for item in self.items)
-        return {TRANSPORT: transport, COMMUNICATION: self.communication_fen}
+        return {BudgetLine.TRANSPORT: transport, BudgetLine.COMMUNICATION: self.communication_fen}
 
     def approve(self, *, now: datetime, meta: Provenance) -> None:
-        self.check_status("approve", SUBMITTED)
+        self.check_status("approve", ClaimStatus.SUBMITTED)
         self.check_not_submitter(meta, "approve")
         self._approved(by=meta.principal_id, timestamp=now, meta=meta)
 
-    @event("Approved", topic="tiexin.claim.Approved")
+    class Approved(Aggregate.Event):
+        TOPIC = "tiexin.claim.Approved"
+        by: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Approved)
     def _approved(self, by: str, timestamp: datetime, meta: Provenance) -> None:
-        self.status = APPROVED
+        self.status = ClaimStatus.APPROVED
         self.approved_on = county_date(timestamp)
 
     def reject(self, *, reason: str, now: datetime, meta: Provenance) -> None:
-        self.check_status("reject", SUBMITTED)
+        self.check_status("reject", ClaimStatus.SUBMITTED)
         reason = require_text("reason", reason, max_length=2000)
         self._rejected(by=meta.principal_id, reason=reason, timestamp=now, meta=meta)
 
-    @event("Rejected", topic="tiexin.claim.Rejected")
+    class Rejected(Aggregate.Event):
+        TOPIC = "tiexin.claim.Rejected"
+        by: str
+        reason: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Rejected)
     def _rejected(self, by: str, reason: str, timestamp: datetime, meta: Provenance) -> None:
-        self.status = REJECTED
+        self.status = ClaimStatus.REJECTED
 
     def pay(self, *, reference: str, paid_on: date, now: datetime, meta: Provenance) -> None:
-        self.check_status("pay", APPROVED)
+        self.check_status("pay", ClaimStatus.APPROVED)
         self.check_not_submitter(meta, "pay")
         reference = require_text("payment_reference", reference, max_length=80)
         if not isinstance(paid_on, date) or isinstance(paid_on, datetime):
@@ -203,20 +280,35 @@ class Claim(Aggregate):
             raise InvalidInput("paid_on", f"a claim is paid on or after its approval ({self.approved_on})")
         self._paid(by=meta.principal_id, reference=reference, paid_on=paid_on, timestamp=now, meta=meta)
 
-    @event("Paid", topic="tiexin.claim.Paid")
+    class Paid(Aggregate.Event):
+        TOPIC = "tiexin.claim.Paid"
+        by: str
+        reference: str
+        paid_on: date
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Paid)
     def _paid(self, by: str, reference: str, paid_on: date, timestamp: datetime, meta: Provenance) -> None:
-        self.status = PAID
+        self.status = ClaimStatus.PAID
 
     def reverse(self, *, reason: str, now: datetime, meta: Provenance) -> None:
-        self.check_status("reverse", APPROVED, PAID)
+        self.check_status("reverse", ClaimStatus.APPROVED, ClaimStatus.PAID)
         reason = require_text("reason", reason, max_length=2000)
         self._reversed(by=meta.principal_id, reason=reason, timestamp=now, meta=meta)
 
-    @event("Reversed", topic="tiexin.claim.Reversed")
-    def _reversed(self, by: str, reason: str, timestamp: datetime, meta: Provenance) -> None:
-        self.status = REVERSED
+    class Reversed(Aggregate.Event):
+        TOPIC = "tiexin.claim.Reversed"
+        by: str
+        reason: str
+        timestamp: datetime
+        meta: Provenance
 
-    def check_status(self, action: str, *allowed: str) -> None:
+    @event(Reversed)
+    def _reversed(self, by: str, reason: str, timestamp: datetime, meta: Provenance) -> None:
+        self.status = ClaimStatus.REVERSED
+
+    def check_status(self, action: str, *allowed: ClaimStatus) -> None:
         if self.status not in allowed:
             raise RuleViolation(
                 f"claim.not_{'_or_'.join(allowed)}",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -115,9 +116,15 @@ def require_text(field: str, value: object, *, max_length: int = 200, optional: 
     return value.strip()
 
 
-def require_choice(field: str, value: object, choices: tuple[str, ...]) -> str:
-    if value not in choices:
-        raise InvalidInput(field, f"{value!r} is not one of {', '.join(choices)}")
+def require_choice(field: str, value: object, choices: Iterable[str]) -> str:
+    """``value`` if it is one of ``choices`` (a StrEnum or a list of codes), as the plain text stored in events.
+
+    The answer is a plain ``str`` even when ``value`` is an enum member, so an event recorded now holds
+    what an event decoded from the store holds.
+    """
+    allowed = tuple(choices)  # `text in SomeStrEnum` raises TypeError on Python 3.11; a tuple compares by value
+    if value not in allowed:
+        raise InvalidInput(field, f"{value!r} is not one of {', '.join(allowed)}")
     return str(value)
 
 

@@ -52,7 +52,15 @@ class County(Aggregate):
             raise InvalidInput("townships", "township names must be distinct")
         return cls(code=code, name=name, townships=names, timestamp=now, meta=meta)
 
-    @event("Established", topic="tiexin.county.Established")
+    class Established(Aggregate.Created):
+        TOPIC = "tiexin.county.Established"
+        code: str
+        name: str
+        townships: list[str]
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Established)
     def __init__(self, code: str, name: str, townships: list[str], timestamp: datetime, meta: Provenance) -> None:
         self.code = code
         self.name = name

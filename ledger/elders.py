@@ -7,6 +7,7 @@ Rules: the township is one of the county's; born on or before today; a departed 
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -15,8 +16,31 @@ from ledger.common import Provenance, county_date, require_choice, require_text
 from ledger.counties import County
 from ledger.errors import InvalidInput, RuleViolation
 
-SEXES = ("female", "male")
-DEPARTURE_KINDS = ("deceased", "withdrawn", "moved_away")
+
+class Sex(StrEnum):
+    FEMALE = "female"
+    MALE = "male"
+
+
+class DepartureKind(StrEnum):
+    """Why an elder left the programme."""
+
+    DECEASED = "deceased"
+    WITHDRAWN = "withdrawn"
+    MOVED_AWAY = "moved_away"
+
+
+class ElderStatus(StrEnum):
+    """Whether an elder is still served: it follows from the departure date (not itself recorded)."""
+
+    ACTIVE = "active"
+    DEPARTED = "departed"
+
+    @classmethod
+    def of(cls, departed_on: date | None) -> ElderStatus:
+        return cls.ACTIVE if departed_on is None else cls.DEPARTED
+
+
 OLDEST_PLAUSIBLE_AGE = 130
 
 
@@ -49,7 +73,7 @@ class Elder(Aggregate):
             county=county.code,
             name=require_text("name", name, max_length=80),
             birth_date=birth_date,
-            sex=require_choice("sex", sex, SEXES),
+            sex=require_choice("sex", sex, Sex),
             township=county.check_township(township),
             address=require_text("address", address),
             phone=require_text("phone", phone, max_length=40),
@@ -58,7 +82,20 @@ class Elder(Aggregate):
             meta=meta,
         )
 
-    @event("Registered", topic="tiexin.elder.Registered")
+    class Registered(Aggregate.Created):
+        TOPIC = "tiexin.elder.Registered"
+        county: str
+        name: str
+        birth_date: date
+        sex: str
+        township: str
+        address: str
+        phone: str
+        notes: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Registered)
     def __init__(
         self,
         county: str,
@@ -92,7 +129,14 @@ class Elder(Aggregate):
             meta=meta,
         )
 
-    @event("Relocated", topic="tiexin.elder.Relocated")
+    class Relocated(Aggregate.Event):
+        TOPIC = "tiexin.elder.Relocated"
+        township: str
+        address: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Relocated)
     def _relocated(self, township: str, address: str, timestamp: datetime, meta: Provenance) -> None:
         self.township = township
         self.address = address
@@ -106,12 +150,23 @@ class Elder(Aggregate):
             raise InvalidInput("date", "a departure cannot be recorded ahead of time")
         if on < self.birth_date:
             raise InvalidInput("date", "a departure cannot precede the birth date")
-        self._departed(kind=require_choice("kind", kind, DEPARTURE_KINDS), on=on, timestamp=now, meta=meta)
+        self._departed(kind=require_choice("kind", kind, DepartureKind), on=on, timestamp=now, meta=meta)
 
-    @event("Departed", topic="tiexin.elder.Departed")
+    class Departed(Aggregate.Event):
+        TOPIC = "tiexin.elder.Departed"
+        kind: str
+        on: date
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Departed)
     def _departed(self, kind: str, on: date, timestamp: datetime, meta: Provenance) -> None:
         self.departure_kind = kind
         self.departed_on = on
+
+    @property
+    def status(self) -> ElderStatus:
+        return ElderStatus.of(self.departed_on)
 
     def check_present_on(self, day: date, action: str) -> None:
         """No pairing or visit after the elder departed."""

@@ -1,7 +1,7 @@
 """The errors a command can end with. Each says why, in words a user can act on.
 
 The HTTP layer maps them: InvalidInput → 422, NotFound → 404, RuleViolation → 409,
-ConflictError → 409, StoreUnavailable → 503.
+VersionMismatch → 412, ConflictError → 409, StoreUnavailable → 503.
 """
 
 from __future__ import annotations
@@ -47,9 +47,31 @@ class ConflictError(TiexinError):
     """Another command changed the same record first; retry against the new state."""
 
 
+class VersionMismatch(ConflictError):
+    """The caller decided on a version of the record (``expected_version``) it has moved past; nothing was written.
+
+    Raised by a command where it loads the record, so the save builds on exactly the version
+    checked: a write landing in between still collides in the store (ConflictError).
+    """
+
+    def __init__(self, expected_version: int, current_version: int) -> None:
+        super().__init__(
+            f"the command expected version {expected_version} of the record, but it is at version "
+            f"{current_version}; read it again and decide on what it says now"
+        )
+        self.expected_version = expected_version
+        self.current_version = current_version
+
+
 class StoreUnavailable(TiexinError):
     """The event store cannot be reached or used; nothing is known to be written."""
 
 
 class ConfigurationError(TiexinError):
     """The settings (such as TIEXIN_DATABASE_URL) are wrong."""
+
+
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (its type's name if it has none): one line for a log or a user."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

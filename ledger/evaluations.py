@@ -47,7 +47,15 @@ class EvaluationSlot(Aggregate):
     def create_id(volunteer_id: UUID, period: str, evaluator_id: str) -> UUID:
         return slot_id(volunteer_id, period, evaluator_id)
 
-    @event("Opened", topic="tiexin.evaluation_slot.Opened")
+    class Opened(Aggregate.Created):
+        TOPIC = "tiexin.evaluation_slot.Opened"
+        volunteer_id: UUID
+        period: str
+        evaluator_id: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Opened)
     def __init__(
         self, volunteer_id: UUID, period: str, evaluator_id: str, timestamp: datetime, meta: Provenance
     ) -> None:
@@ -60,11 +68,23 @@ class EvaluationSlot(Aggregate):
                 f"evaluation {self.live} is already live for this volunteer, period and evaluator; withdraw it first",
             )
 
-    @event("Taken", topic="tiexin.evaluation_slot.Taken")
+    class Taken(Aggregate.Event):
+        TOPIC = "tiexin.evaluation_slot.Taken"
+        evaluation_id: UUID
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Taken)
     def take(self, evaluation_id: UUID, timestamp: datetime, meta: Provenance) -> None:
         self.live = str(evaluation_id)
 
-    @event("Freed", topic="tiexin.evaluation_slot.Freed")
+    class Freed(Aggregate.Event):
+        TOPIC = "tiexin.evaluation_slot.Freed"
+        evaluation_id: UUID
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Freed)
     def free(self, evaluation_id: UUID, timestamp: datetime, meta: Provenance) -> None:
         self.live = None
 
@@ -106,7 +126,17 @@ class Evaluation(Aggregate):
         slot.take(evaluation_id=evaluation.id, timestamp=now, meta=meta)
         return evaluation
 
-    @event("Submitted", topic="tiexin.evaluation.Submitted")
+    class Submitted(Aggregate.Created):
+        TOPIC = "tiexin.evaluation.Submitted"
+        volunteer_id: UUID
+        period: str
+        evaluator_id: str
+        criteria: dict[str, int]
+        comment: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Submitted)
     def __init__(
         self,
         volunteer_id: UUID,
@@ -133,7 +163,13 @@ class Evaluation(Aggregate):
         self._withdrawn(reason=require_text("reason", reason, max_length=2000), timestamp=now, meta=meta)
         slot.free(evaluation_id=self.id, timestamp=now, meta=meta)
 
-    @event("Withdrawn", topic="tiexin.evaluation.Withdrawn")
+    class Withdrawn(Aggregate.Event):
+        TOPIC = "tiexin.evaluation.Withdrawn"
+        reason: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Withdrawn)
     def _withdrawn(self, reason: str, timestamp: datetime, meta: Provenance) -> None:
         self.withdrawn = True
 

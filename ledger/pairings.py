@@ -11,16 +11,25 @@ and two racing formations for one volunteer collide on its version instead of bo
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.common import Provenance, county_date, require_text, stable_id
+from ledger.common import Provenance, county_date, require_choice, require_text, stable_id
 from ledger.elders import Elder
 from ledger.errors import InvalidInput, RuleViolation
 from ledger.volunteers import Volunteer
 
-END_REASONS = ("elder_departed", "volunteer_left", "reassigned", "elder_request", "other")
+
+class EndReason(StrEnum):
+    """Why a pairing ended."""
+
+    ELDER_DEPARTED = "elder_departed"
+    VOLUNTEER_LEFT = "volunteer_left"
+    REASSIGNED = "reassigned"
+    ELDER_REQUEST = "elder_request"
+    OTHER = "other"
 
 
 def caseload_id(volunteer_id: UUID) -> UUID:
@@ -39,7 +48,13 @@ class Caseload(Aggregate):
     def create_id(volunteer_id: UUID) -> UUID:
         return caseload_id(volunteer_id)
 
-    @event("Opened", topic="tiexin.caseload.Opened")
+    class Opened(Aggregate.Created):
+        TOPIC = "tiexin.caseload.Opened"
+        volunteer_id: UUID
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Opened)
     def __init__(self, volunteer_id: UUID, timestamp: datetime, meta: Provenance) -> None:
         self.volunteer_id = volunteer_id
         self.active: dict[str, str] = {}
@@ -57,11 +72,24 @@ class Caseload(Aggregate):
                 f"the policy caps the load at {cap}",
             )
 
-    @event("PairingAdded", topic="tiexin.caseload.PairingAdded")
+    class PairingAdded(Aggregate.Event):
+        TOPIC = "tiexin.caseload.PairingAdded"
+        pairing_id: UUID
+        elder_id: UUID
+        timestamp: datetime
+        meta: Provenance
+
+    @event(PairingAdded)
     def add(self, pairing_id: UUID, elder_id: UUID, timestamp: datetime, meta: Provenance) -> None:
         self.active[str(pairing_id)] = str(elder_id)
 
-    @event("PairingRemoved", topic="tiexin.caseload.PairingRemoved")
+    class PairingRemoved(Aggregate.Event):
+        TOPIC = "tiexin.caseload.PairingRemoved"
+        pairing_id: UUID
+        timestamp: datetime
+        meta: Provenance
+
+    @event(PairingRemoved)
     def remove(self, pairing_id: UUID, timestamp: datetime, meta: Provenance) -> None:
         self.active.pop(str(pairing_id), None)
 
@@ -108,7 +136,16 @@ class Pairing(Aggregate):
         caseload.add(pairing_id=pairing.id, elder_id=elder.id, timestamp=now, meta=meta)
         return pairing
 
-    @event("Formed", topic="tiexin.pairing.Formed")
+    class Formed(Aggregate.Created):
+        TOPIC = "tiexin.pairing.Formed"
+        volunteer_id: UUID
+        elder_id: UUID
+        group: str
+        from_date: date
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Formed)
     def __init__(
         self,
         volunteer_id: UUID,
@@ -130,12 +167,18 @@ class Pairing(Aggregate):
         check_calendar_date("date", on, county_date(now))
         if on < self.from_date:
             raise InvalidInput("date", f"a pairing cannot end before it began ({self.from_date})")
-        if reason not in END_REASONS:
-            raise InvalidInput("reason", f"{reason!r} is not one of {', '.join(END_REASONS)}")
+        reason = require_choice("reason", reason, EndReason)
         self._ended(on=on, reason=reason, timestamp=now, meta=meta)
         caseload.remove(pairing_id=self.id, timestamp=now, meta=meta)
 
-    @event("Ended", topic="tiexin.pairing.Ended")
+    class Ended(Aggregate.Event):
+        TOPIC = "tiexin.pairing.Ended"
+        on: date
+        reason: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Ended)
     def _ended(self, on: date, reason: str, timestamp: datetime, meta: Provenance) -> None:
         self.ended_on = on
 

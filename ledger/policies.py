@@ -1,33 +1,43 @@
 """Versioned policies: the subsidy rates and the scoring method (管理评价办法).
 
 A policy is changed only by adopting a new version with the date it takes effect; every
-result that used a policy names the version. Version 1 of each kind holds the defaults of
-DESIGN.md and is adopted when a ledger is first opened.
+result that used a policy names the version. Version 1 of each kind holds the defaults (docs/design.md, "Default policies")
+and is adopted when a ledger is first opened.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
-from ledger.common import Provenance, stable_id
+from ledger.common import Provenance, require_choice, stable_id
 from ledger.errors import InvalidInput, RuleViolation
 
-SUBSIDY, SCORING = "subsidy", "scoring"
-KINDS = (SUBSIDY, SCORING)
+
+class PolicyKind(StrEnum):
+    """The kinds of versioned policy: each kind is one aggregate with its own versions."""
+
+    SUBSIDY = "subsidy"
+    SCORING = "scoring"
+
+
+# Aliases, typed as the plain text they were, kept for four tests until they name PolicyKind; no new use.
+SUBSIDY: str = PolicyKind.SUBSIDY
+SCORING: str = PolicyKind.SCORING
 
 DEFAULT_PARAMETERS: dict[str, dict[str, int]] = {
-    SUBSIDY: {
+    PolicyKind.SUBSIDY: {
         "transport_same_township_fen": 1000,
         "transport_cross_township_fen": 2000,
         "transport_monthly_cap_fen": 20000,
         "communication_monthly_fen": 3000,
     },
-    SCORING: {
+    PolicyKind.SCORING: {
         "expected_contacts_per_elder": 2,
         "expected_home_visits_per_elder": 1,
         "max_active_pairings": 10,
@@ -73,16 +83,20 @@ class Policy(Aggregate):
     def create_id(kind: str) -> UUID:
         return policy_id(kind)
 
-    @event("Established", topic="tiexin.policy.Established")
+    class Established(Aggregate.Created):
+        TOPIC = "tiexin.policy.Established"
+        kind: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Established)
     def __init__(self, kind: str, timestamp: datetime, meta: Provenance) -> None:
         self.kind = kind
         self.versions: list[dict[str, Any]] = []
 
     @classmethod
     def establish(cls, kind: str, *, now: datetime, meta: Provenance) -> Policy:
-        if kind not in KINDS:
-            raise InvalidInput("kind", f"{kind!r} is not one of {', '.join(KINDS)}")
-        return cls(kind=kind, timestamp=now, meta=meta)
+        return cls(kind=require_choice("kind", kind, PolicyKind), timestamp=now, meta=meta)
 
     def adopt(
         self,
@@ -117,7 +131,15 @@ class Policy(Aggregate):
             meta=meta,
         )
 
-    @event("Adopted", topic="tiexin.policy.Adopted")
+    class Adopted(Aggregate.Event):
+        TOPIC = "tiexin.policy.Adopted"
+        version: int
+        parameters: dict[str, int]
+        effective_from: date
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Adopted)
     def _adopted(
         self,
         version: int,
@@ -150,7 +172,7 @@ def check_parameters(kind: str, parameters: dict[str, int]) -> None:
     for name, value in parameters.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
             raise InvalidInput(f"parameters.{name}", "must be a non-negative integer")
-    if kind == SCORING:
+    if kind == PolicyKind.SCORING:
         check_scoring_parameters(parameters)
 
 

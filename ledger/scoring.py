@@ -16,11 +16,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from fractions import Fraction
 
 from ledger.errors import InvalidInput
 
-GRADES_ZH = {"excellent": "优秀", "good": "良好", "pass": "合格", "fail": "不合格"}
+
+class Grade(StrEnum):
+    """A score's grade, from the thresholds ``grade_<grade>`` of the scoring policy (``fail`` below ``pass``)."""
+
+    EXCELLENT = "excellent"
+    GOOD = "good"
+    PASS = "pass"
+    FAIL = "fail"
+
+
+GRADES_ZH = {Grade.EXCELLENT: "优秀", Grade.GOOD: "良好", Grade.PASS: "合格", Grade.FAIL: "不合格"}
 
 
 @dataclass(frozen=True)
@@ -59,7 +70,7 @@ class Score:
     penalty: Decimal
     reweighted: bool
     total: Decimal
-    grade: str
+    grade: Grade
     grade_zh: str
     policy_version: int
     inputs: ScoreInputs
@@ -113,11 +124,11 @@ def _exact_terms(i: ScoreInputs, p: dict[str, int]) -> tuple[Fraction, ...]:
     )
 
 
-def grade_of(total: Decimal, p: dict[str, int]) -> str:
-    for grade in ("excellent", "good", "pass"):
+def grade_of(total: Decimal, p: dict[str, int]) -> Grade:
+    for grade in (Grade.EXCELLENT, Grade.GOOD, Grade.PASS):
         if total >= p[f"grade_{grade}"]:
             return grade
-    return "fail"
+    return Grade.FAIL
 
 
 def compute_score(inputs: ScoreInputs, parameters: dict[str, int], policy_version: int) -> Score:

@@ -1,22 +1,15 @@
-"""Settings from the environment: which store the ledger uses.
+"""A database URL as the eventsourcing library's settings, and as it may be shown.
 
-``TIEXIN_DATABASE_URL`` is ``sqlite:///path.db`` (the default, ``./tiexin.db``) or
-``postgresql://user[:password]@host[:port]/db[?schema=name]``. Everything else the library
-needs is derived here, so nothing else in tiexin reads the environment.
+The URL is ``sqlite:///path.db`` or ``postgresql://user[:password]@host[:port]/db[?schema=name]``;
+everything else the library needs is derived here. This module reads no environment: the
+composition root (:mod:`tiexin.settings`) reads ``TIEXIN_DATABASE_URL`` and hands the URL in.
 """
 
 from __future__ import annotations
 
-import os
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ledger.errors import ConfigurationError
-
-DEFAULT_DATABASE_URL = "sqlite:///tiexin.db"
-
-
-def database_url() -> str:
-    return os.environ.get("TIEXIN_DATABASE_URL") or DEFAULT_DATABASE_URL
 
 
 def store_env(url: str) -> dict[str, str]:

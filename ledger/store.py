@@ -23,7 +23,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Persistenc
 from eventsourcing.utils import Environment
 
 from ledger.common import require_aware
-from ledger.errors import ConflictError, InvalidInput, NotFound, StoreUnavailable
+from ledger.errors import ConflictError, InvalidInput, NotFound, StoreUnavailable, VersionMismatch, first_line
 from ledger.transcodings import DateAsISO, ProvenanceAsDict
 
 P = ParamSpec("P")
@@ -68,11 +68,6 @@ def store_errors_translated(store: str) -> Iterator[None]:
 
 DRIVER_MODULES = ("psycopg", "psycopg_pool", "sqlite3")
 """The database drivers, whose errors sometimes escape the library unwrapped."""
-
-
-def first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
 
 
 DEFAULT_SETTINGS = {"IS_SNAPSHOTTING_ENABLED": "y", "AGGREGATE_CACHE_MAXSIZE": "10000"}
@@ -140,10 +135,23 @@ class LedgerBase(Application[UUID]):
     def _in_batch(self) -> bool:
         return hasattr(self._batch, "loaded")
 
-    def _get(self, cls: type[A], ident: UUID, kind: str, *, read_only: bool = False) -> A:
+    def find(self, cls: type[A], ident: UUID) -> A | None:
+        """The aggregate of this class with this id, as the store has it now, or None (a copy: change it freely)."""
+        return self._find(cls, ident)
+
+    def _get(
+        self, cls: type[A], ident: UUID, kind: str, *, read_only: bool = False, expected_version: int | None = None
+    ) -> A:
+        """Load an aggregate a command acts on: NotFound if absent; VersionMismatch if not at ``expected_version``.
+
+        The check is here, where the command loads what it decides on, so the save builds on
+        exactly the version checked: a write landing in between collides in the store instead.
+        """
         found = self._find(cls, ident, read_only=read_only)
         if found is None:
             raise NotFound(kind, ident)
+        if expected_version is not None and found.version != expected_version:
+            raise VersionMismatch(expected_version, found.version)
         return found
 
     def _find(self, cls: type[A], ident: UUID, *, read_only: bool = False) -> A | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from enum import StrEnum
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -16,8 +17,23 @@ from ledger.common import Provenance, county_date, require_choice, require_text
 from ledger.counties import County
 from ledger.errors import InvalidInput, RuleViolation
 
-PROFESSIONS = ("doctor", "nurse", "pharmacist", "technician", "other")
-ACTIVE, SUSPENDED, RETIRED = "active", "suspended", "retired"
+
+class Profession(StrEnum):
+    DOCTOR = "doctor"
+    NURSE = "nurse"
+    PHARMACIST = "pharmacist"
+    TECHNICIAN = "technician"
+    OTHER = "other"
+
+
+class VolunteerStatus(StrEnum):
+    """Only an active volunteer is paired, visits or claims; a retired one stays retired."""
+
+    ACTIVE = "active"
+    SUSPENDED = "suspended"
+    RETIRED = "retired"
+
+
 MAX_COURSE_HOURS = Decimal(24)
 
 
@@ -47,14 +63,25 @@ class Volunteer(Aggregate):
             county=county.code,
             name=require_text("name", name, max_length=80),
             unit=require_text("unit", unit),
-            profession=require_choice("profession", profession, PROFESSIONS),
+            profession=require_choice("profession", profession, Profession),
             phone=require_text("phone", phone, max_length=40),
             township=county.check_township(township),
             timestamp=now,
             meta=meta,
         )
 
-    @event("Recruited", topic="tiexin.volunteer.Recruited")
+    class Recruited(Aggregate.Created):
+        TOPIC = "tiexin.volunteer.Recruited"
+        county: str
+        name: str
+        unit: str
+        profession: str
+        phone: str
+        township: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Recruited)
     def __init__(
         self,
         county: str,
@@ -72,7 +99,7 @@ class Volunteer(Aggregate):
         self.profession = profession
         self.phone = phone
         self.township = township
-        self.status = ACTIVE
+        self.status = VolunteerStatus.ACTIVE
         self.training_hours: dict[int, Decimal] = {}
 
     def complete_training(self, *, course: str, hours: Decimal, on: date, now: datetime, meta: Provenance) -> None:
@@ -87,7 +114,15 @@ class Volunteer(Aggregate):
         course = require_text("course", course)
         self._training_completed(course=course, hours=hours, on=on, timestamp=now, meta=meta)
 
-    @event("TrainingCompleted", topic="tiexin.volunteer.TrainingCompleted")
+    class TrainingCompleted(Aggregate.Event):
+        TOPIC = "tiexin.volunteer.TrainingCompleted"
+        course: str
+        hours: Decimal
+        on: date
+        timestamp: datetime
+        meta: Provenance
+
+    @event(TrainingCompleted)
     def _training_completed(self, course: str, hours: Decimal, on: date, timestamp: datetime, meta: Provenance) -> None:
         self.training_hours[on.year] = self.training_hours.get(on.year, Decimal(0)) + hours
 
@@ -95,32 +130,50 @@ class Volunteer(Aggregate):
         self.check_active("be suspended")
         self._suspended(reason=require_text("reason", reason), timestamp=now, meta=meta)
 
-    @event("Suspended", topic="tiexin.volunteer.Suspended")
+    class Suspended(Aggregate.Event):
+        TOPIC = "tiexin.volunteer.Suspended"
+        reason: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Suspended)
     def _suspended(self, reason: str, timestamp: datetime, meta: Provenance) -> None:
-        self.status = SUSPENDED
+        self.status = VolunteerStatus.SUSPENDED
 
     def reinstate(self, *, reason: str, now: datetime, meta: Provenance) -> None:
-        if self.status != SUSPENDED:
+        if self.status != VolunteerStatus.SUSPENDED:
             raise RuleViolation("volunteer.not_suspended", f"volunteer {self.id} is {self.status}, not suspended")
         self._reinstated(reason=require_text("reason", reason), timestamp=now, meta=meta)
 
-    @event("Reinstated", topic="tiexin.volunteer.Reinstated")
+    class Reinstated(Aggregate.Event):
+        TOPIC = "tiexin.volunteer.Reinstated"
+        reason: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Reinstated)
     def _reinstated(self, reason: str, timestamp: datetime, meta: Provenance) -> None:
-        self.status = ACTIVE
+        self.status = VolunteerStatus.ACTIVE
 
     def retire(self, *, reason: str, now: datetime, meta: Provenance) -> None:
         self.check_not_retired("retire")
         self._retired(reason=require_text("reason", reason), timestamp=now, meta=meta)
 
-    @event("Retired", topic="tiexin.volunteer.Retired")
+    class Retired(Aggregate.Event):
+        TOPIC = "tiexin.volunteer.Retired"
+        reason: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Retired)
     def _retired(self, reason: str, timestamp: datetime, meta: Provenance) -> None:
-        self.status = RETIRED
+        self.status = VolunteerStatus.RETIRED
 
     def check_active(self, action: str) -> None:
         """Only an active volunteer is paired, visits or claims."""
-        if self.status != ACTIVE:
+        if self.status != VolunteerStatus.ACTIVE:
             raise RuleViolation("volunteer.not_active", f"volunteer {self.id} is {self.status} and cannot {action}")
 
     def check_not_retired(self, action: str) -> None:
-        if self.status == RETIRED:
+        if self.status == VolunteerStatus.RETIRED:
             raise RuleViolation("volunteer.retired", f"volunteer {self.id} is retired; cannot {action}")

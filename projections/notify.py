@@ -32,6 +32,7 @@ import psycopg
 from eventsourcing.application import Application
 from psycopg.sql import SQL, Identifier
 
+from ledger.errors import first_line
 from ledger.settings import redact, store_env
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class Listener:
                 self._listen()
                 backoff = 0.1
             except psycopg.Error as error:
-                log.warning("listener on %s: %s; reconnecting", redact(self.url), _first_line(error))
+                log.warning("listener on %s: %s; reconnecting", redact(self.url), first_line(error))
             finally:
                 self.listening.clear()
             self._stop.wait(backoff)
@@ -110,8 +111,3 @@ class Listener:
                 for _ in conn.notifies(timeout=self.check_every, stop_after=1):
                     self.notifications += 1
                     self.wake()
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

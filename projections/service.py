@@ -34,7 +34,7 @@ from eventsourcing.application import Application
 
 from ledger.application import Ledger
 from ledger.errors import StoreUnavailable
-from ledger.settings import database_url, redact, store_env
+from ledger.settings import redact, store_env
 from ledger.store import store_errors_translated
 from projections import registry
 from projections.notify import Listener, channel_of
@@ -59,13 +59,12 @@ def default_poll_interval(url: str) -> float:
     return SQLITE_POLL_INTERVAL if is_sqlite(url) else POSTGRES_POLL_INTERVAL
 
 
-def open_log(url: str | None = None) -> Ledger:
+def open_log(url: str) -> Ledger:
     """The ledger for reading its log only: no default policies are adopted, nothing is written.
 
     Raises StoreUnavailable (one line) if it cannot be opened, or if a SQLite ledger's file does
     not exist (a read side never creates an empty ledger).
     """
-    url = url or database_url()
     env = store_env(url)
     if env["PERSISTENCE_MODULE"] == "eventsourcing.sqlite":
         path = env["SQLITE_DBNAME"]
@@ -98,7 +97,7 @@ class ProjectionService:
 
     def __init__(
         self,
-        url: str | None = None,
+        url: str,
         names: Sequence[str] | None = None,
         *,
         ledger: Application[Any] | None = None,
@@ -107,7 +106,7 @@ class ProjectionService:
         listen: bool = True,
         heartbeat: float = DEFAULT_HEARTBEAT,
     ) -> None:
-        self.url = url or database_url()
+        self.url = url
         chosen = registry.check(names) if names else registry.available()
         if not chosen:
             raise registry.ReadModelUnavailable("no read model is available to run")
@@ -231,14 +230,13 @@ class ProjectionStatus:
 
 
 def read_status(
-    url: str | None = None,
+    url: str,
     names: Sequence[str] | None = None,
     *,
     ledger: Application[Any] | None = None,
     now: datetime | None = None,
 ) -> list[ProjectionStatus]:
     """Each read model's position, lag and state, as any process can read them."""
-    url = url or database_url()
     chosen = registry.check(names) if names else registry.names()
     log_ = ledger or open_log(url)
     try:

@@ -18,6 +18,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.bootstrap import ensure_home_county, open_ledger
+from ledger.errors import first_line
 
 START = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
 
@@ -60,7 +61,7 @@ def fresh_postgres_schema(prefix: str = "t") -> Iterator[str]:
         with psycopg.connect(admin, autocommit=True, connect_timeout=5) as conn:
             conn.execute(f"CREATE SCHEMA {schema}")
     except psycopg.OperationalError as error:
-        skip_or_fail(f"PostgreSQL at {urlsplit(admin).hostname} is unreachable: {str(error).splitlines()[0]}")
+        skip_or_fail(f"PostgreSQL at {urlsplit(admin).hostname} is unreachable: {first_line(error)}")
     separator = "&" if "?" in admin else "?"
     try:
         yield f"{admin}{separator}schema={schema}"

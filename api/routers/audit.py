@@ -2,7 +2,7 @@
 
 Auditors and finance read it. Every figure names the log position it reflects; every anomaly the
 events it rests on. The audit does not trust the write side: it flags what a command should have
-refused as well (DESIGN, "Read side"). The claim trails are served with the claims
+refused as well (docs/design.md, "Subsidy audit"). The claim trails are served with the claims
 (``GET /v1/claims/{id}``); the models of a trail are here.
 """
 
@@ -19,10 +19,9 @@ from pydantic import BaseModel, Field
 from api.export import PARTS, XLSX, YearRows, as_csv, as_xlsx, attachment, year_rows
 from api.reads import LIST_ERRORS, Page, Pages, ReadMeta, ViewRead, view_reader
 from api.schemas import READ_ERRORS, Text, examples
-from ledger.budgets import FIRST_YEAR, LAST_YEAR, budget_id
-from projections.audit import BudgetReport, ClaimTrail, ItemTrail
-from projections.audit_fold import TrailRow
-from projections.audit_rules import RULES, Anomaly
+from ledger.budgets import FIRST_YEAR, LAST_YEAR, BudgetLine, budget_id
+from ledger.claims import ClaimStatus
+from projections.audit import RULES, Anomaly, BudgetReport, ClaimTrail, ItemTrail, TrailRow
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -55,9 +54,9 @@ class BudgetOut(ReadMeta):
         {
             "county": "lianshui", "year": 2026,
             "lines": [
-                {"line": "transport", "appropriated": 12000000, "committed": 41000, "paid": 30000,
+                {"line": BudgetLine.TRANSPORT, "appropriated": 12000000, "committed": 41000, "paid": 30000,
                  "available": 11959000},
-                {"line": "communication", "appropriated": 2160000, "committed": 9000, "paid": 6000,
+                {"line": BudgetLine.COMMUNICATION, "appropriated": 2160000, "committed": 9000, "paid": 6000,
                  "available": 2151000},
             ],
             "total": {"line": "total", "appropriated": 14160000, "committed": 50000, "paid": 36000,
@@ -121,11 +120,12 @@ class AuditBudgetOut(BudgetOut):
     model_config = examples(
         {
             "county": "lianshui", "year": 2026,
-            "lines": [{"line": "transport", "appropriated": 12000000, "committed": 41000, "paid": 30000,
+            "lines": [{"line": BudgetLine.TRANSPORT, "appropriated": 12000000, "committed": 41000, "paid": 30000,
                        "available": 11959000}],
             "total": {"line": "total", "appropriated": 12000000, "committed": 41000, "paid": 30000,
                       "available": 11959000},
-            "claims": {"paid": {"count": 3, "total_fen": 36000}, "approved": {"count": 1, "total_fen": 5000}},
+            "claims": {ClaimStatus.PAID: {"count": 3, "total_fen": 36000},
+                       ClaimStatus.APPROVED: {"count": 1, "total_fen": 5000}},
             "anomaly_counts": {"A06": 1, "A10": 2}, "over_committed": [],
             "position": 1834, "lag": 0, "projection_state": "caught_up", "projection_reason": None,
         }

@@ -23,7 +23,7 @@ from api.schemas import (
     choice,
     examples,
 )
-from ledger.budgets import FIRST_YEAR, LAST_YEAR, LINES, budget_id
+from ledger.budgets import FIRST_YEAR, LAST_YEAR, BudgetLine, budget_id
 from ledger.errors import NotFound
 
 router = APIRouter(prefix="/v1/budgets", tags=["budgets"])
@@ -48,11 +48,13 @@ class AppropriationIn(BaseModel):
 
 class AdjustmentIn(BaseModel):
     county: County = None
-    line: Text = choice(LINES, "transport")
+    line: Text = choice(BudgetLine, BudgetLine.TRANSPORT)
     delta: SignedFen
     reason: Text
 
-    model_config = examples({"line": "transport", "delta": 500_000, "reason": "县财政追加预算（涟财〔2026〕12号）"})
+    model_config = examples(
+        {"line": BudgetLine.TRANSPORT, "delta": 500_000, "reason": "县财政追加预算（涟财〔2026〕12号）"}
+    )
 
 
 @router.post("/{year}", status_code=201, response_model=WrittenOut, responses=WRITE_ERRORS)
@@ -71,7 +73,13 @@ def adjust(year: Year, body: AdjustmentIn, write: FinanceWrite) -> JSONResponse:
     county = body.county or write.services.settings.home_county
     return write.run(
         lambda by: write.ledger.adjust_budget(
-            county=county, year=year, line=body.line, delta=body.delta, reason=body.reason, by=by
+            county=county,
+            year=year,
+            line=body.line,
+            delta=body.delta,
+            reason=body.reason,
+            by=by,
+            expected_version=write.if_match,
         ),
         target=budget_id(county, year),
     )

@@ -23,7 +23,7 @@ from api.reads import ViewRead, view_reader
 from api.routers.audit import TrailOut, trail_out
 from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
 from api.service import load
-from ledger.claims import APPROVED, MAX_ITEMS, PAID, REJECTED, REVERSED, SUBMITTED, Claim
+from ledger.claims import MAX_ITEMS, Claim, ClaimStatus
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
 
@@ -62,7 +62,7 @@ class ClaimItemOut(BaseModel):
 class ClaimOut(BaseModel):
     id: UUID
     version: int
-    status: str = choice((SUBMITTED, APPROVED, REJECTED, PAID, REVERSED))
+    status: str = choice(ClaimStatus)
     volunteer_id: UUID
     county: str
     month: str
@@ -78,7 +78,7 @@ class ClaimOut(BaseModel):
 
     model_config = examples(
         {
-            "id": "3e4d5c6b-7a89-4b0c-9d1e-2f3a4b5c6d7e", "version": 2, "status": "approved",
+            "id": "3e4d5c6b-7a89-4b0c-9d1e-2f3a4b5c6d7e", "version": 2, "status": ClaimStatus.APPROVED,
             "volunteer_id": "5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a", "county": "lianshui", "month": "2026-02",
             "items": [{"visit_id": "6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10", "transport_fen": 1000}],
             "communication_fen": 3000, "total_fen": 4000, "policy_version": 1, "submitted_by": "key_1f2e3d4c5b6a7988",
@@ -105,20 +105,27 @@ def submit(body: ClaimIn, write: VolunteerCreate) -> JSONResponse:
 @router.post("/{claim_id}/approval", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
 def approve(claim_id: UUID, write: FinanceWrite) -> JSONResponse:
     """Approve a submitted claim, committing its amounts to the year's budget; never one's own (finance)."""
-    return write.run(lambda by: write.ledger.approve_claim(claim_id, by=by), target=claim_id)
+    return write.run(
+        lambda by: write.ledger.approve_claim(claim_id, by=by, expected_version=write.if_match), target=claim_id
+    )
 
 
 @router.post("/{claim_id}/rejection", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
 def reject(claim_id: UUID, body: ReasonIn, write: FinanceWrite) -> JSONResponse:
     """Reject a submitted claim, with a reason; its visits may be claimed again (finance)."""
-    return write.run(lambda by: write.ledger.reject_claim(claim_id, reason=body.reason, by=by), target=claim_id)
+    return write.run(
+        lambda by: write.ledger.reject_claim(claim_id, reason=body.reason, by=by, expected_version=write.if_match),
+        target=claim_id,
+    )
 
 
 @router.post("/{claim_id}/payment", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
 def pay(claim_id: UUID, body: PaymentIn, write: FinanceWrite) -> JSONResponse:
     """Record the payment of an approved claim; never one's own (finance)."""
     return write.run(
-        lambda by: write.ledger.pay_claim(claim_id, reference=body.payment_reference, paid_on=body.paid_on, by=by),
+        lambda by: write.ledger.pay_claim(
+            claim_id, reference=body.payment_reference, paid_on=body.paid_on, by=by, expected_version=write.if_match
+        ),
         target=claim_id,
     )
 
@@ -126,7 +133,10 @@ def pay(claim_id: UUID, body: PaymentIn, write: FinanceWrite) -> JSONResponse:
 @router.post("/{claim_id}/reversal", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
 def reverse(claim_id: UUID, body: ReasonIn, write: FinanceWrite) -> JSONResponse:
     """Reverse an approved or paid claim, releasing its budget and its visits (finance)."""
-    return write.run(lambda by: write.ledger.reverse_claim(claim_id, reason=body.reason, by=by), target=claim_id)
+    return write.run(
+        lambda by: write.ledger.reverse_claim(claim_id, reason=body.reason, by=by, expected_version=write.if_match),
+        target=claim_id,
+    )
 
 
 ClaimReader = Annotated[ViewRead, Depends(view_reader("audit", "coordinator", "finance", "auditor", "volunteer"))]

@@ -22,7 +22,7 @@ from api.problems import Forbidden
 from api.reads import LIST_ERRORS, Page, Pages, ViewRead, ledger_meta, view_reader
 from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
 from api.service import load
-from ledger.elders import DEPARTURE_KINDS, SEXES, Elder
+from ledger.elders import DepartureKind, Elder, ElderStatus, Sex
 from ledger.errors import NotFound
 from ledger.pairings import Caseload, caseload_id
 from projections.roster import ElderRow
@@ -34,7 +34,7 @@ class ElderIn(BaseModel):
     county: Annotated[Text | None, Field(description="the county's code; omitted: the home county")] = None
     name: Text
     birth_date: Day
-    sex: Text = choice(SEXES, "male")
+    sex: Text = choice(Sex, Sex.MALE)
     township: Text
     address: Text
     phone: Text
@@ -42,7 +42,7 @@ class ElderIn(BaseModel):
 
     model_config = examples(
         {
-            "name": "王德明", "birth_date": "1931-04-12", "sex": "male", "township": "高沟镇",
+            "name": "王德明", "birth_date": "1931-04-12", "sex": Sex.MALE, "township": "高沟镇",
             "address": "高沟镇幸福路12号", "phone": "13805170000", "notes": "耳背，请大声说话",
         }
     )  # fmt: skip
@@ -56,10 +56,10 @@ class RelocationIn(BaseModel):
 
 
 class DepartureIn(BaseModel):
-    kind: Text = choice(DEPARTURE_KINDS, "moved_away")
+    kind: Text = choice(DepartureKind, DepartureKind.MOVED_AWAY)
     date: Day
 
-    model_config = examples({"kind": "moved_away", "date": "2026-02-20"})
+    model_config = examples({"kind": DepartureKind.MOVED_AWAY, "date": "2026-02-20"})
 
 
 class ElderOut(BaseModel):
@@ -68,7 +68,7 @@ class ElderOut(BaseModel):
     county: str
     township: str
     sex: str
-    status: str = choice(("active", "departed"))
+    status: str = choice(ElderStatus)
     departed_on: dt.date | None
     departure_kind: str | None
     personal: Annotated[bool, Field(description="false: the personal fields are withheld from this key's role")]
@@ -81,7 +81,8 @@ class ElderOut(BaseModel):
     model_config = examples(
         {
             "id": "0b0e6f0a-7a43-4b9e-9a53-3f1b0d2c1e11", "version": 1, "county": "lianshui", "township": "高沟镇",
-            "sex": "male", "status": "active", "departed_on": None, "departure_kind": None, "personal": True,
+            "sex": Sex.MALE, "status": ElderStatus.ACTIVE, "departed_on": None, "departure_kind": None,
+            "personal": True,
             "name": "王德明", "birth_date": "1931-04-12", "address": "高沟镇幸福路12号", "phone": "13805170000",
             "notes": "",
         }
@@ -104,7 +105,9 @@ def register(body: ElderIn, write: CoordinatorCreate) -> JSONResponse:
 def relocate(elder_id: UUID, body: RelocationIn, write: CoordinatorWrite) -> JSONResponse:
     """Record that an elder moved within the county (coordinator)."""
     return write.run(
-        lambda by: write.ledger.relocate_elder(elder_id, township=body.township, address=body.address, by=by),
+        lambda by: write.ledger.relocate_elder(
+            elder_id, township=body.township, address=body.address, by=by, expected_version=write.if_match
+        ),
         target=elder_id,
     )
 
@@ -113,7 +116,10 @@ def relocate(elder_id: UUID, body: RelocationIn, write: CoordinatorWrite) -> JSO
 def depart(elder_id: UUID, body: DepartureIn, write: CoordinatorWrite) -> JSONResponse:
     """Record that an elder died, withdrew or moved away (coordinator)."""
     return write.run(
-        lambda by: write.ledger.record_departure(elder_id, kind=body.kind, on=body.date, by=by), target=elder_id
+        lambda by: write.ledger.record_departure(
+            elder_id, kind=body.kind, on=body.date, by=by, expected_version=write.if_match
+        ),
+        target=elder_id,
     )
 
 
@@ -131,7 +137,7 @@ def read(elder_id: UUID, read: ElderReader, response: Response) -> ElderOut:
     personal = read.principal.role != "auditor"
     return ElderOut(
         id=elder.id, version=elder.version, county=elder.county, township=elder.township, sex=elder.sex,
-        status="departed" if elder.departed_on else "active", departed_on=elder.departed_on,
+        status=elder.status, departed_on=elder.departed_on,
         departure_kind=elder.departure_kind, personal=personal,
         name=elder.name if personal else None, birth_date=elder.birth_date if personal else None,
         address=elder.address if personal else None, phone=elder.phone if personal else None,
@@ -156,7 +162,7 @@ class ElderItem(BaseModel):
     id: UUID
     county: str
     township: str
-    status: str = choice(("active", "departed"))
+    status: str = choice(ElderStatus)
     departed_on: dt.date | None
     departure_kind: str | None
     last_contact_at: Annotated[dt.datetime | None, Field(description="the latest visit not voided; null: none")]
@@ -166,7 +172,7 @@ class ElderItem(BaseModel):
     model_config = examples(
         {
             "id": "0b0e6f0a-7a43-4b9e-9a53-3f1b0d2c1e11", "county": "lianshui", "township": "高沟镇",
-            "status": "active", "departed_on": None, "departure_kind": None,
+            "status": ElderStatus.ACTIVE, "departed_on": None, "departure_kind": None,
             "last_contact_at": "2026-02-10T02:00:00Z", "last_visit_id": "6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10",
             "name": None,
         }
@@ -186,7 +192,7 @@ async def list_elders(
     pages: Pages,
     county: Annotated[Text | None, Query(description="one county's code")] = None,
     township: Annotated[Text | None, Query(description="one township")] = None,
-    status: Annotated[str | None, Query(pattern="^(active|departed)$")] = None,
+    status: Annotated[str | None, Query(pattern=f"^({'|'.join(ElderStatus)})$")] = None,
     names: Annotated[bool, Query(description="join each elder's name from the ledger (coordinator)")] = False,
 ) -> Response:
     """Elders by county and township, present or departed, with their last contact (coordinator, auditor)."""
@@ -195,11 +201,11 @@ async def list_elders(
 
     def build() -> Page[ElderItem]:
         answer = read.view().elders(county=county, township=township)
-        rows = [e for e in answer.rows if status is None or (e.departed_on is None) == (status == "active")]
+        rows = [e for e in answer.rows if status is None or ElderStatus.of(e.departed_on) == status]
         chosen, cursor = pages.page(rows, elder_key)
         items = [
             ElderItem(
-                id=e.elder_id, county=e.county, township=e.township, status="departed" if e.departed_on else "active",
+                id=e.elder_id, county=e.county, township=e.township, status=ElderStatus.of(e.departed_on),
                 departed_on=e.departed_on, departure_kind=e.departure_kind, last_contact_at=e.last_contact_at,
                 last_visit_id=e.last_visit_id,
             )

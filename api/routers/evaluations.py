@@ -62,5 +62,8 @@ def withdraw(evaluation_id: UUID, body: WithdrawalIn, write: EvaluatorWrite) -> 
     if evaluation.evaluator_id != write.principal.key_id:
         raise Forbidden("an evaluation is withdrawn only by the key that submitted it")
     return write.run(
-        lambda by: write.ledger.withdraw_evaluation(evaluation_id, reason=body.reason, by=by), target=evaluation_id
+        lambda by: write.ledger.withdraw_evaluation(
+            evaluation_id, reason=body.reason, by=by, expected_version=write.if_match
+        ),
+        target=evaluation_id,
     )

@@ -33,17 +33,20 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import Authenticated, Read, services
-from api.eventlog import MAX_POSITION, PERSONAL_READERS, Page, known_topics, read_page
+from api.eventlog import MAX_POSITION, PERSONAL_READERS, Page, read_page
 from api.eventlog import Query as LogQuery
 from api.problems import RETRY_AFTER_S, ApiError, BadRequest, Forbidden
 from api.schemas import errors
 from ledger.errors import InvalidInput, TiexinError
+from ledger.events import is_ledger_topic, topic_of
 from ledger.store import store_errors_translated
+from ledger.visits import Confirmer, ConfirmMethod, Visit
 
-log = logging.getLogger("tiexin.api")
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/events", tags=["events"])
 
 LOG_READERS = ("auditor", "admin", "coordinator")
+EXAMPLE_TOPIC = topic_of(Visit.Recorded)
 STREAM_PAGE = 500
 POLL_INTERVAL = 0.1
 """Seconds between two reads of the log's head while any stream waits (one reader per process)."""
@@ -69,9 +72,9 @@ Types = Annotated[
     Query(
         alias="type",
         max_length=50,
-        description="Only events of these stored types, e.g. `tiexin.visit.Recorded`; repeat the parameter or "
+        description=f"Only events of these stored types, e.g. `{EXAMPLE_TOPIC}`; repeat the parameter or "
         "separate with commas.",
-        examples=[["tiexin.visit.Recorded"]],
+        examples=[[EXAMPLE_TOPIC]],
     ),
 ]
 Entities = Annotated[
@@ -113,7 +116,7 @@ class EventPageOut(BaseModel):
                 {
                     "items": [
                         {
-                            "position": 1834, "topic": "tiexin.visit.Recorded",
+                            "position": 1834, "topic": EXAMPLE_TOPIC,
                             "entity_id": "6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10", "version": 1,
                             "recorded_at": "2026-02-10T03:00:00+00:00",
                             "principal": {"id": "k_5d2c", "role": "volunteer"}, "correlation_id": "req-42",
@@ -134,10 +137,9 @@ def log_query(after: int, limit: int, types: list[str] | None, entities: list[UU
 
 def parse_types(values: list[str] | None) -> tuple[str, ...]:
     topics = [t.strip() for value in values or () for t in value.split(",") if t.strip()]
-    known = known_topics()
-    unknown = [t for t in topics if t not in known]
+    unknown = [t for t in topics if not is_ledger_topic(t)]
     if unknown:
-        raise InvalidInput("type", f"unknown event type {unknown[0][:100]!r}; types look like tiexin.visit.Recorded")
+        raise InvalidInput("type", f"unknown event type {unknown[0][:100]!r}; types look like {EXAMPLE_TOPIC}")
     return tuple(dict.fromkeys(topics))
 
 
@@ -170,18 +172,18 @@ STREAM_DOC = """\
 nothing happens. Reconnect with `Last-Event-ID` to get exactly the events after the last one received."""
 
 
-STREAM_EXAMPLE = """\
-retry: 1000
+STREAM_EXAMPLE_ITEM = {
+    "position": 1834, "topic": topic_of(Visit.Confirmed), "entity_id": "6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10",
+    "version": 2, "recorded_at": "2026-02-10T03:00:00+00:00", "principal": {"id": "k_5d2c", "role": "coordinator"},
+    "correlation_id": None, "data": {"by": Confirmer.ELDER, "method": ConfirmMethod.SIGNATURE}, "redacted": [],
+}  # fmt: skip
 
-id: 1834
-event: tiexin.visit.Confirmed
-data: {"position": 1834, "topic": "tiexin.visit.Confirmed", "entity_id": "6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10", \
-"version": 2, "recorded_at": "2026-02-10T03:00:00+00:00", "principal": {"id": "k_5d2c", "role": "coordinator"}, \
-"correlation_id": null, "data": {"by": "elder", "method": "signature"}, "redacted": []}
 
-: keep-alive
+def message(item: dict[str, Any]) -> str:
+    return f"id: {item['position']}\nevent: {item['topic']}\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
 
-"""
+
+STREAM_EXAMPLE = f"retry: {RETRY_MS}\n\n{message(STREAM_EXAMPLE_ITEM)}: keep-alive\n\n"
 
 
 class TooManyStreams(ApiError):
@@ -274,10 +276,6 @@ class Feed:
             log.error("an event stream failed: %s", type(error).__name__)
         finally:
             watch.leave()
-
-
-def message(item: dict[str, Any]) -> str:
-    return f"id: {item['position']}\nevent: {item['topic']}\ndata: {json.dumps(item, ensure_ascii=False)}\n\n"
 
 
 class LogWatch:

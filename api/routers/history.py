@@ -22,7 +22,9 @@ from api.reads import LIST_ERRORS, Page, Pages, ViewRead, view_reader
 from api.schemas import EARLIEST, LATEST, examples
 from ledger.common import COUNTY_TZ
 from ledger.errors import InvalidInput
+from ledger.events import topic_of
 from ledger.store import store_errors_translated
+from ledger.visits import DisputeReason, Visit
 from projections.history import HistoryRow
 
 router = APIRouter(prefix="/v1/history", tags=["history"])
@@ -46,9 +48,9 @@ class HistoryItem(BaseModel):
     model_config = examples(
         {
             "entity_id": "6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10", "version": 2, "position": 1834,
-            "event": "Disputed", "topic": "tiexin.visit.Disputed", "principal_id": "key_1f2e3d4c5b6a7988",
+            "event": "Disputed", "topic": topic_of(Visit.Disputed), "principal_id": "key_1f2e3d4c5b6a7988",
             "role": "coordinator", "recorded_at": "2026-02-12T03:00:00Z", "happened_at": None,
-            "reason_code": "wrong_time", "reason": None,
+            "reason_code": DisputeReason.WRONG_TIME, "reason": None,
         }
     )  # fmt: skip
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from api.deps import CoordinatorCreate, CoordinatorWrite
 from api.schemas import TARGETED_WRITE_ERRORS, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
-from ledger.pairings import END_REASONS
+from ledger.pairings import EndReason
 
 router = APIRouter(prefix="/v1/pairings", tags=["pairings"])
 
@@ -34,9 +34,9 @@ class PairingIn(BaseModel):
 
 class EndPairingIn(BaseModel):
     date: Day
-    reason: Text = choice(END_REASONS, "reassigned")
+    reason: Text = choice(EndReason, EndReason.REASSIGNED)
 
-    model_config = examples({"date": "2026-02-28", "reason": "reassigned"})
+    model_config = examples({"date": "2026-02-28", "reason": EndReason.REASSIGNED})
 
 
 @router.post("", status_code=201, response_model=WrittenOut, responses=WRITE_ERRORS)
@@ -54,5 +54,8 @@ def form(body: PairingIn, write: CoordinatorCreate) -> JSONResponse:
 def end(pairing_id: UUID, body: EndPairingIn, write: CoordinatorWrite) -> JSONResponse:
     """End a pairing from a date, with a reason (coordinator)."""
     return write.run(
-        lambda by: write.ledger.end_pairing(pairing_id, on=body.date, reason=body.reason, by=by), target=pairing_id
+        lambda by: write.ledger.end_pairing(
+            pairing_id, on=body.date, reason=body.reason, by=by, expected_version=write.if_match
+        ),
+        target=pairing_id,
     )

@@ -16,24 +16,25 @@ from api.schemas import MAX_FEN, WRITE_ERRORS, Day, Text, WrittenOut, choice, ex
 from api.service import load
 from ledger.common import county_date
 from ledger.errors import RuleViolation
-from ledger.policies import DEFAULT_PARAMETERS, KINDS, SCORING, SUBSIDY, Policy, policy_id
+from ledger.policies import DEFAULT_PARAMETERS, Policy, PolicyKind, policy_id
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
 Parameter = Annotated[StrictInt, Field(ge=0, le=MAX_FEN)]
+EXAMPLE_VERSION = {"version": 1, "effective_from": "2000-01-01", "parameters": DEFAULT_PARAMETERS[PolicyKind.SUBSIDY]}
 
 
 class PolicyIn(BaseModel):
-    kind: Text = choice(KINDS, SUBSIDY)
+    kind: Text = choice(PolicyKind, PolicyKind.SUBSIDY)
     version: Annotated[StrictInt, Field(ge=1, le=1_000_000, description="the next version of this kind")]
     parameters: Annotated[dict[Text, Parameter], Field(max_length=64, description="every parameter of the kind")]
     effective_from: Day
 
     model_config = examples(
         {
-            "kind": "subsidy",
+            "kind": PolicyKind.SUBSIDY,
             "version": 2,
-            "parameters": {**DEFAULT_PARAMETERS[SUBSIDY], "transport_cross_township_fen": 2500},
+            "parameters": {**DEFAULT_PARAMETERS[PolicyKind.SUBSIDY], "transport_cross_township_fen": 2500},
             "effective_from": "2026-07-01",
         }
     )
@@ -57,15 +58,15 @@ class VersionOut(BaseModel):
 
 
 class PolicyOut(BaseModel):
-    kind: str = choice(KINDS, SUBSIDY)
+    kind: str = choice(PolicyKind, PolicyKind.SUBSIDY)
     in_force: Annotated[VersionOut | None, Field(description="the version in force on the date asked (null: none)")]
     versions: Annotated[list[VersionOut], Field(description="every version adopted, in order")]
 
     model_config = examples(
         {
-            "kind": "subsidy",
-            "in_force": {"version": 1, "effective_from": "2000-01-01", "parameters": DEFAULT_PARAMETERS[SUBSIDY]},
-            "versions": [{"version": 1, "effective_from": "2000-01-01", "parameters": DEFAULT_PARAMETERS[SUBSIDY]}],
+            "kind": PolicyKind.SUBSIDY,
+            "in_force": EXAMPLE_VERSION,
+            "versions": [EXAMPLE_VERSION],
         }
     )
 
@@ -84,7 +85,7 @@ def versions(
     day = on or county_date(read.services.settings.clock())
     meta = ledger_meta(read.services, response)
     found = []
-    for kind in (SUBSIDY, SCORING):
+    for kind in PolicyKind:
         policy = load(read.ledger, Policy, policy_id(kind), "policy")
         adopted = [VersionOut(**v) for v in policy.versions]
         try:

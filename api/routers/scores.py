@@ -17,9 +17,11 @@ from pydantic import BaseModel, Field
 from api.reads import Page, Pages, ReadMeta, ViewRead, view_reader
 from api.schemas import Text, errors, examples
 from ledger.common import county_date, month_of
+from ledger.scoring import GRADES_ZH, Grade
 from projections.scores import Ranked, VolunteerScore, ranking
 
 router = APIRouter(prefix="/v1/scores", tags=["scores"])
+EXAMPLE_GRADE = {"grade": Grade.EXCELLENT, "grade_zh": GRADES_ZH[Grade.EXCELLENT]}
 
 ScoresRead = Annotated[ViewRead, Depends(view_reader("scores", "evaluator", "coordinator", "auditor"))]
 MonthQuery = Annotated[
@@ -79,7 +81,7 @@ class ScoreOut(ReadMeta):
     model_config = examples(
         {
             "volunteer_id": "5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a", "month": "2026-02", "county": "lianshui",
-            "township": "高沟镇", "total": "91.25", "grade": "excellent", "grade_zh": "优秀", "policy_version": 1,
+            "township": "高沟镇", "total": "91.25", **EXAMPLE_GRADE, "policy_version": 1,
             "reweighted": False,
             "terms": {"service": "40.00", "satisfaction": "25.71", "evaluation": "18.30", "training": "7.50",
                       "penalty": "0.00"},
@@ -104,7 +106,7 @@ class RankedItem(BaseModel):
     model_config = examples(
         {
             "rank": 1, "volunteer_id": "5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a", "county": "lianshui",
-            "township": "高沟镇", "total": "91.25", "grade": "excellent", "grade_zh": "优秀",
+            "township": "高沟镇", "total": "91.25", **EXAMPLE_GRADE,
         }
     )  # fmt: skip
 
@@ -118,7 +120,7 @@ class RankingPage(Page[RankedItem]):
     model_config = examples(
         {
             "items": [{"rank": 1, "volunteer_id": "5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a", "county": "lianshui",
-                       "township": "高沟镇", "total": "91.25", "grade": "excellent", "grade_zh": "优秀"}],
+                       "township": "高沟镇", "total": "91.25", **EXAMPLE_GRADE}],
             "next_cursor": None, "month": "2026-02", "township": "高沟镇", "county": None, "policy_version": 1,
             "position": 1834, "lag": 0, "projection_state": "caught_up", "projection_reason": None,
         }

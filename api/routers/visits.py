@@ -25,22 +25,23 @@ from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Instan
 from api.service import load
 from ledger.pairings import Pairing
 from ledger.visits import (
-    AMEND_REASONS,
-    CONFIRM_METHODS,
-    CONFIRMERS,
-    DISPUTE_REASONS,
-    DISTANCE_BANDS,
-    KINDS,
     READING_BOUNDS,
-    SERVICES,
-    VOID_REASONS,
+    AmendReason,
+    Confirmer,
+    ConfirmMethod,
+    DisputeReason,
+    DistanceBand,
+    Service,
     Visit,
+    VisitKind,
+    VisitStatus,
+    VoidReason,
 )
 
 router = APIRouter(prefix="/v1/visits", tags=["visits"])
 
-Service = Annotated[Text, Field(json_schema_extra={"enum": list(SERVICES)})]
-ServiceList = Annotated[list[Service], Field(min_length=1, max_length=len(SERVICES))]
+ServiceCode = Annotated[Text, Field(json_schema_extra={"enum": [str(s) for s in Service]})]
+ServiceList = Annotated[list[ServiceCode], Field(min_length=1, max_length=len(Service))]
 Reading = Annotated[Decimal, Field(max_digits=7, decimal_places=3)]
 Readings = Annotated[
     dict[Text, Reading],
@@ -49,22 +50,22 @@ Readings = Annotated[
 Km = Annotated[Decimal, Field(ge=0, le=500, max_digits=7, decimal_places=3)]
 
 EXAMPLE_VISIT = {
-    "kind": "medical", "services": ["blood_pressure", "health_advice"],
+    "kind": VisitKind.MEDICAL, "services": [Service.BLOOD_PRESSURE, Service.HEALTH_ADVICE],
     "readings": {"systolic": 135, "diastolic": 85}, "started_at": "2026-02-10T10:00:00+08:00",
-    "ended_at": "2026-02-10T10:45:00+08:00", "township": "高沟镇", "distance_band": "at_home",
+    "ended_at": "2026-02-10T10:45:00+08:00", "township": "高沟镇", "distance_band": DistanceBand.AT_HOME,
     "travel_km": "4.5", "gift_bag": False, "notes": "",
 }  # fmt: skip
 
 
 class VisitIn(BaseModel):
     pairing_id: UUID
-    kind: Text = choice(KINDS, "medical")
+    kind: Text = choice(VisitKind, VisitKind.MEDICAL)
     services: ServiceList
     readings: Readings = Field(default_factory=dict)
     started_at: Instant
     ended_at: Instant
     township: Annotated[Text, Field(description="where the service took place")]
-    distance_band: Text = choice(DISTANCE_BANDS, "at_home")
+    distance_band: Text = choice(DistanceBand, DistanceBand.AT_HOME)
     travel_km: Km = Decimal(0)
     gift_bag: StrictBool = False
     notes: Text = ""
@@ -75,13 +76,13 @@ class VisitIn(BaseModel):
 class VisitChangesIn(BaseModel):
     """Only the fields named change."""
 
-    kind: Text | None = choice(KINDS, default=None)
+    kind: Text | None = choice(VisitKind, default=None)
     services: ServiceList | None = None
     readings: Readings | None = None
     started_at: Instant | None = None
     ended_at: Instant | None = None
     township: Text | None = None
-    distance_band: Text | None = choice(DISTANCE_BANDS, default=None)
+    distance_band: Text | None = choice(DistanceBand, default=None)
     travel_km: Km | None = None
     gift_bag: StrictBool | None = None
     notes: Text | None = None
@@ -90,33 +91,33 @@ class VisitChangesIn(BaseModel):
 
 
 class ConfirmationIn(BaseModel):
-    by: Text = choice(CONFIRMERS, "elder")
-    method: Text = choice(CONFIRM_METHODS, "signature")
+    by: Text = choice(Confirmer, Confirmer.ELDER)
+    method: Text = choice(ConfirmMethod, ConfirmMethod.SIGNATURE)
 
-    model_config = examples({"by": "elder", "method": "signature"})
+    model_config = examples({"by": Confirmer.ELDER, "method": ConfirmMethod.SIGNATURE})
 
 
 class DisputeIn(BaseModel):
-    reason_code: Text = choice(DISPUTE_REASONS, "wrong_time")
+    reason_code: Text = choice(DisputeReason, DisputeReason.WRONG_TIME)
     comment: Text = ""
 
-    model_config = examples({"reason_code": "wrong_time", "comment": "家属说是下午来的"})
+    model_config = examples({"reason_code": DisputeReason.WRONG_TIME, "comment": "家属说是下午来的"})
 
 
 class AmendmentIn(BaseModel):
     changes: VisitChangesIn
-    reason_code: Text = choice(AMEND_REASONS, "wrong_time")
+    reason_code: Text = choice(AmendReason, AmendReason.WRONG_TIME)
 
     model_config = examples(
         {"changes": {"started_at": "2026-02-10T09:30:00+08:00", "ended_at": "2026-02-10T10:15:00+08:00"},
-         "reason_code": "wrong_time"}
+         "reason_code": AmendReason.WRONG_TIME}
     )  # fmt: skip
 
 
 class VoidIn(BaseModel):
-    reason_code: Text = choice(VOID_REASONS, "duplicate")
+    reason_code: Text = choice(VoidReason, VoidReason.DUPLICATE)
 
-    model_config = examples({"reason_code": "duplicate"})
+    model_config = examples({"reason_code": VoidReason.DUPLICATE})
 
 
 class UnlockIn(BaseModel):
@@ -135,7 +136,7 @@ class FeedbackIn(BaseModel):
 class VisitOut(BaseModel):
     id: UUID
     version: int
-    status: str = choice(("recorded", "confirmed", "disputed", "voided"))
+    status: str = choice(VisitStatus)
     pairing_id: UUID
     volunteer_id: UUID
     elder_id: UUID
@@ -156,7 +157,7 @@ class VisitOut(BaseModel):
 
     model_config = examples(
         {
-            "id": "6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10", "version": 2, "status": "confirmed",
+            "id": "6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10", "version": 2, "status": VisitStatus.CONFIRMED,
             "pairing_id": "9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
             "volunteer_id": "5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a",
             "elder_id": "0b0e6f0a-7a43-4b9e-9a53-3f1b0d2c1e11", **EXAMPLE_VISIT,
@@ -182,7 +183,9 @@ def record(body: VisitIn, write: VolunteerCreate) -> JSONResponse:
 def confirm(visit_id: UUID, body: ConfirmationIn, write: CoordinatorWrite) -> JSONResponse:
     """Confirm that a visit happened: by the elder, the family or the coordinator (coordinator)."""
     return write.run(
-        lambda by: write.ledger.confirm_visit(visit_id, confirmed_by=body.by, method=body.method, by=by),
+        lambda by: write.ledger.confirm_visit(
+            visit_id, confirmed_by=body.by, method=body.method, by=by, expected_version=write.if_match
+        ),
         target=visit_id,
     )
 
@@ -191,7 +194,9 @@ def confirm(visit_id: UUID, body: ConfirmationIn, write: CoordinatorWrite) -> JS
 def dispute(visit_id: UUID, body: DisputeIn, write: CoordinatorWrite) -> JSONResponse:
     """Dispute a visit, with a reason code (coordinator)."""
     return write.run(
-        lambda by: write.ledger.dispute_visit(visit_id, reason_code=body.reason_code, comment=body.comment, by=by),
+        lambda by: write.ledger.dispute_visit(
+            visit_id, reason_code=body.reason_code, comment=body.comment, by=by, expected_version=write.if_match
+        ),
         target=visit_id,
     )
 
@@ -201,7 +206,9 @@ def amend(visit_id: UUID, body: AmendmentIn, write: CoordinatorWrite) -> JSONRes
     """Correct fields of a visit, with a reason code; a locked visit must be unlocked first (coordinator)."""
     changes = body.changes.model_dump(exclude_unset=True)
     return write.run(
-        lambda by: write.ledger.amend_visit(visit_id, changes=changes, reason_code=body.reason_code, by=by),
+        lambda by: write.ledger.amend_visit(
+            visit_id, changes=changes, reason_code=body.reason_code, by=by, expected_version=write.if_match
+        ),
         target=visit_id,
     )
 
@@ -209,20 +216,30 @@ def amend(visit_id: UUID, body: AmendmentIn, write: CoordinatorWrite) -> JSONRes
 @router.post("/{visit_id}/void", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
 def void(visit_id: UUID, body: VoidIn, write: CoordinatorWrite) -> JSONResponse:
     """Void a visit, with a reason code; a locked visit must be unlocked first (coordinator)."""
-    return write.run(lambda by: write.ledger.void_visit(visit_id, reason_code=body.reason_code, by=by), target=visit_id)
+    return write.run(
+        lambda by: write.ledger.void_visit(
+            visit_id, reason_code=body.reason_code, by=by, expected_version=write.if_match
+        ),
+        target=visit_id,
+    )
 
 
 @router.post("/{visit_id}/unlock", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
 def unlock(visit_id: UUID, body: UnlockIn, write: CoordinatorWrite) -> JSONResponse:
     """Unlock a locked visit for one amendment or void, with a reason (coordinator)."""
-    return write.run(lambda by: write.ledger.unlock_visit(visit_id, reason=body.reason, by=by), target=visit_id)
+    return write.run(
+        lambda by: write.ledger.unlock_visit(visit_id, reason=body.reason, by=by, expected_version=write.if_match),
+        target=visit_id,
+    )
 
 
 @router.post("/{visit_id}/feedback", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
 def feedback(visit_id: UUID, body: FeedbackIn, write: CoordinatorWrite) -> JSONResponse:
     """Record the elder's or family's rating of a visit, taken by the coordinator (coordinator)."""
     return write.run(
-        lambda by: write.ledger.give_feedback(visit_id, rating=body.rating, comment=body.comment, by=by),
+        lambda by: write.ledger.give_feedback(
+            visit_id, rating=body.rating, comment=body.comment, by=by, expected_version=write.if_match
+        ),
         target=visit_id,
     )
 

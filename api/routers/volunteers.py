@@ -31,7 +31,7 @@ from api.schemas import (
 )
 from api.service import load
 from ledger.errors import NotFound
-from ledger.volunteers import ACTIVE, MAX_COURSE_HOURS, PROFESSIONS, RETIRED, SUSPENDED, Volunteer
+from ledger.volunteers import MAX_COURSE_HOURS, Profession, Volunteer, VolunteerStatus
 from projections.roster import LoadRow
 from projections.scores import score as score_of
 
@@ -42,12 +42,18 @@ class VolunteerIn(BaseModel):
     county: Annotated[Text | None, Field(description="the county's code; omitted: the home county")] = None
     name: Text
     unit: Text
-    profession: Text = choice(PROFESSIONS, "nurse")
+    profession: Text = choice(Profession, Profession.NURSE)
     phone: Text
     township: Text
 
     model_config = examples(
-        {"name": "李芳", "unit": "涟水县人民医院", "profession": "nurse", "phone": "13905170000", "township": "高沟镇"}
+        {
+            "name": "李芳",
+            "unit": "涟水县人民医院",
+            "profession": Profession.NURSE,
+            "phone": "13905170000",
+            "township": "高沟镇",
+        }
     )
 
 
@@ -73,14 +79,15 @@ class VolunteerOut(BaseModel):
     unit: str
     profession: str
     township: str
-    status: str = choice((ACTIVE, SUSPENDED, RETIRED))
+    status: str = choice(VolunteerStatus)
     training_hours: Annotated[dict[str, Decimal], Field(description="hours of training completed, by year")]
     phone: Annotated[str | None, Field(description="withheld (null) from keys that do not need it")]
 
     model_config = examples(
         {
             "id": "5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a", "version": 3, "county": "lianshui", "name": "李芳",
-            "unit": "涟水县人民医院", "profession": "nurse", "township": "高沟镇", "status": "active",
+            "unit": "涟水县人民医院", "profession": Profession.NURSE, "township": "高沟镇",
+            "status": VolunteerStatus.ACTIVE,
             "training_hours": {"2026": "4.5"}, "phone": "13905170000",
         }
     )  # fmt: skip
@@ -103,7 +110,7 @@ def record_training(volunteer_id: UUID, body: TrainingIn, write: CoordinatorWrit
     """Record a training course the volunteer completed (coordinator)."""
     return write.run(
         lambda by: write.ledger.record_training(
-            volunteer_id, course=body.course, hours=body.hours, on=body.date, by=by
+            volunteer_id, course=body.course, hours=body.hours, on=body.date, by=by, expected_version=write.if_match
         ),
         target=volunteer_id,
     )
@@ -113,7 +120,10 @@ def record_training(volunteer_id: UUID, body: TrainingIn, write: CoordinatorWrit
 def suspend(volunteer_id: UUID, body: ReasonIn, write: CoordinatorWrite) -> JSONResponse:
     """Suspend an active volunteer (coordinator)."""
     return write.run(
-        lambda by: write.ledger.suspend_volunteer(volunteer_id, reason=body.reason, by=by), target=volunteer_id
+        lambda by: write.ledger.suspend_volunteer(
+            volunteer_id, reason=body.reason, by=by, expected_version=write.if_match
+        ),
+        target=volunteer_id,
     )
 
 
@@ -121,7 +131,10 @@ def suspend(volunteer_id: UUID, body: ReasonIn, write: CoordinatorWrite) -> JSON
 def reinstate(volunteer_id: UUID, body: ReasonIn, write: CoordinatorWrite) -> JSONResponse:
     """Reinstate a suspended volunteer (coordinator)."""
     return write.run(
-        lambda by: write.ledger.reinstate_volunteer(volunteer_id, reason=body.reason, by=by), target=volunteer_id
+        lambda by: write.ledger.reinstate_volunteer(
+            volunteer_id, reason=body.reason, by=by, expected_version=write.if_match
+        ),
+        target=volunteer_id,
     )
 
 
@@ -129,7 +142,10 @@ def reinstate(volunteer_id: UUID, body: ReasonIn, write: CoordinatorWrite) -> JS
 def retire(volunteer_id: UUID, body: ReasonIn, write: CoordinatorWrite) -> JSONResponse:
     """Retire a volunteer for good (coordinator)."""
     return write.run(
-        lambda by: write.ledger.retire_volunteer(volunteer_id, reason=body.reason, by=by), target=volunteer_id
+        lambda by: write.ledger.retire_volunteer(
+            volunteer_id, reason=body.reason, by=by, expected_version=write.if_match
+        ),
+        target=volunteer_id,
     )
 
 
@@ -156,7 +172,7 @@ class VolunteerItem(BaseModel):
     id: UUID
     county: str
     township: str
-    status: str = choice((ACTIVE, SUSPENDED, RETIRED))
+    status: str = choice(VolunteerStatus)
     active_pairings: int
     name: Annotated[str | None, Field(description="with ?names=true")] = None
     unit: Annotated[str | None, Field(description="with ?names=true")] = None
@@ -165,7 +181,7 @@ class VolunteerItem(BaseModel):
     model_config = examples(
         {
             "id": "5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a", "county": "lianshui", "township": "高沟镇",
-            "status": "active", "active_pairings": 3, "name": None, "unit": None, "profession": None,
+            "status": VolunteerStatus.ACTIVE, "active_pairings": 3, "name": None, "unit": None, "profession": None,
         }
     )  # fmt: skip
 
@@ -184,7 +200,7 @@ async def list_volunteers(
     pages: Pages,
     county: Annotated[Text | None, Query(description="one county's code")] = None,
     township: Annotated[Text | None, Query(description="one township")] = None,
-    status: Annotated[str | None, Query(pattern=f"^({ACTIVE}|{SUSPENDED}|{RETIRED})$")] = None,
+    status: Annotated[str | None, Query(pattern=f"^({'|'.join(VolunteerStatus)})$")] = None,
     names: Annotated[bool, Query(description="join name, unit and profession from the ledger")] = False,
 ) -> Response:
     """Volunteers with their status and active load, by county and township (coordinator, auditor, evaluator)."""

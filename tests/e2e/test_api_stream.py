@@ -48,7 +48,7 @@ def create_views(url: str, cwd: Path) -> None:
     """The ledger's and read models' tables, made before two workers start and race to make them."""
     env = {**os.environ, "TIEXIN_DATABASE_URL": url}
     for command in (["keys", "list"], ["projections", "status"]):
-        done = subprocess.run([sys.executable, "-m", "ledger", *command], env=env, cwd=cwd, capture_output=True)
+        done = subprocess.run([sys.executable, "-m", "tiexin", *command], env=env, cwd=cwd, capture_output=True)
         assert done.returncode == 0, done.stderr
 
 
@@ -221,7 +221,7 @@ def test_ready_once_the_read_models_catch_up_and_not_when_they_stop(server: Serv
 @contextmanager
 def projections_running(server: Server) -> Iterator[None]:
     env = {**os.environ, "TIEXIN_DATABASE_URL": server.url}
-    command = [sys.executable, "-m", "ledger", "projections", "run", "--poll-interval", "0.1"]
+    command = [sys.executable, "-m", "tiexin", "projections", "run", "--poll-interval", "0.1"]
     with (server.cwd / "projections.log").open("w") as out:
         process = subprocess.Popen(command, env=env, cwd=server.cwd, stdout=out, stderr=subprocess.STDOUT)
     try:

@@ -41,7 +41,7 @@ class Server:
     def tiexin(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = {**os.environ, "TIEXIN_DATABASE_URL": self.url, "COLUMNS": "200"}
         return subprocess.run(
-            [sys.executable, "-m", "ledger", *args], env=env, cwd=self.cwd, capture_output=True, text=True, timeout=120
+            [sys.executable, "-m", "tiexin", *args], env=env, cwd=self.cwd, capture_output=True, text=True, timeout=120
         )
 
     def key(self, role: str, name: str, *more: str) -> str:
@@ -67,12 +67,12 @@ def serving(url: str, cwd: Path, workers: int = 1, projections: bool = False) ->
     port = free_port()
     log = cwd / "serve.log"
     env = {**os.environ, "TIEXIN_DATABASE_URL": url}
-    command = [sys.executable, "-m", "ledger", "serve", "--port", str(port), "--workers", str(workers)]
+    command = [sys.executable, "-m", "tiexin", "serve", "--port", str(port), "--workers", str(workers)]
     processes = []
     with log.open("w") as out:
         processes.append(subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT))
         if projections:
-            run = [sys.executable, "-m", "ledger", "projections", "run"]
+            run = [sys.executable, "-m", "tiexin", "projections", "run"]
             processes.append(subprocess.Popen(run, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT))
     server = Server(f"http://127.0.0.1:{port}", url, cwd, log)
     try:
@@ -349,7 +349,7 @@ def test_keys_from_the_cli_list_without_secrets_and_revoke_within_a_second(serve
 def test_serve_refuses_several_workers_on_sqlite_in_one_line(tmp_path: Path) -> None:
     env = {**os.environ, "TIEXIN_DATABASE_URL": "sqlite:///tiexin.db"}
     result = subprocess.run(
-        [sys.executable, "-m", "ledger", "serve", "--workers", "2"],
+        [sys.executable, "-m", "tiexin", "serve", "--workers", "2"],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -364,7 +364,7 @@ def test_serve_refuses_several_workers_on_sqlite_in_one_line(tmp_path: Path) -> 
 def test_serve_on_an_unreachable_store_ends_in_one_line(tmp_path: Path) -> None:
     env = {**os.environ, "TIEXIN_DATABASE_URL": "postgresql://postgres@127.0.0.1:1/test"}
     result = subprocess.run(
-        [sys.executable, "-m", "ledger", "serve", "--port", str(free_port())],
+        [sys.executable, "-m", "tiexin", "serve", "--port", str(free_port())],
         env=env,
         cwd=tmp_path,
         capture_output=True,

@@ -14,7 +14,7 @@ import pytest
 def tiexin(*args: str, database_url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "TIEXIN_DATABASE_URL": database_url, "COLUMNS": "160"}
     return subprocess.run(
-        [sys.executable, "-m", "ledger", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=600
+        [sys.executable, "-m", "tiexin", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=600
     )
 
 

@@ -28,7 +28,7 @@ def environment(database_url: str) -> dict[str, str]:
 
 def tiexin(*args: str, database_url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "ledger", *args],
+        [sys.executable, "-m", "tiexin", *args],
         env=environment(database_url),
         cwd=ROOT,
         capture_output=True,
@@ -74,7 +74,7 @@ def test_status_and_rebuild_say_where_each_read_model_is(store_url: str, ledger:
 
 def test_run_follows_the_ledger_until_sigterm_and_says_so(store_url: str, ledger: Ledger) -> None:
     worker = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "projections", "run", "history", "--poll-interval", "0.1"],
+        [sys.executable, "-m", "tiexin", "projections", "run", "history", "--poll-interval", "0.1"],
         env=environment(store_url),
         cwd=ROOT,
         stdout=subprocess.PIPE,
@@ -104,7 +104,7 @@ def test_run_follows_the_ledger_until_sigterm_and_says_so(store_url: str, ledger
 def test_ctrl_c_stops_a_foreground_run_cleanly(sqlite_url: str, open_store: Callable[[str], Ledger]) -> None:
     make_pair(open_store(sqlite_url), 1)
     worker = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "projections", "run", "history"],
+        [sys.executable, "-m", "tiexin", "projections", "run", "history"],
         env=environment(sqlite_url),
         cwd=ROOT,
         stderr=subprocess.PIPE,

@@ -1,6 +1,6 @@
 """Schemathesis against ``/openapi.json``: every operation, with each role's key, on the demo county.
 
-``tiexin serve`` runs on a free loopback port over the demo county's year (:func:`ledger.demo.run_demo`),
+``tiexin serve`` runs on a free loopback port over the demo county's year (:func:`tiexin.demo.generator.run_demo`),
 on a SQLite file and on PostgreSQL (one worker, the read models in ``tiexin projections run`` beside
 it); a key is made for each role with ``tiexin keys create``, the volunteer's bound to a volunteer of
 the demo. For each role, ``schemathesis run`` loads the schema the server publishes and sends every
@@ -47,9 +47,9 @@ from typing import Any
 import httpx2
 import pytest
 
-from ledger.demo import run_demo
 from tests.conftest import fresh_postgres_schema
 from tests.e2e.test_api_year import Server, serving
+from tiexin.demo.generator import run_demo
 
 ROLES = ("coordinator", "volunteer", "evaluator", "finance", "auditor", "admin")
 MAX_EXAMPLES = 5

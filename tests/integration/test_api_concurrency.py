@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from api.service import GuardedLedger
-from api.testing import Harness, harness
+from ledger.application import Ledger
 from ledger.settings import store_env
 from tests.conftest import Clock
+from tests.harness import Harness, harness
 
 FEB = datetime(2026, 2, 3, 2, 0, tzinfo=UTC)
 
@@ -99,7 +99,7 @@ def test_the_budget_line_adjustment_honours_if_match_on_the_year(api: Harness) -
     assert stale.status_code == 412
 
 
-class RacingLedger(GuardedLedger):
+class RacingLedger(Ledger):
     """The app's ledger, holding each save at a barrier so two commands decide on the same version."""
 
     barrier: threading.Barrier

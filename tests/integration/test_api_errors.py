@@ -13,8 +13,9 @@ import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from api.testing import Harness, harness, visit_body
+from tests.builders import visit_body
 from tests.conftest import Clock
+from tests.harness import Harness, harness
 
 FEB = datetime(2026, 2, 3, 2, 0, tzinfo=UTC)
 PROBLEM = "application/problem+json"
@@ -204,7 +205,7 @@ def test_an_unexpected_error_is_a_problem_and_is_logged_without_personal_data(
         "address": "高沟镇幸福路12号",
         "phone": "13805170000",
     }
-    with caplog.at_level(logging.ERROR, logger="tiexin.api"):
+    with caplog.at_level(logging.ERROR, logger="api"):
         response = api.client.post("/v1/elders", json=elder, headers=api.staff.auth("coordinator"))
     body = problem_of(response, 500)
     assert body["correlation_id"] == response.headers["X-Correlation-ID"]

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from api.testing import Harness, harness
 from tests.conftest import Clock
+from tests.harness import Harness, harness
 
 FEB = datetime(2026, 2, 3, 2, 0, tzinfo=UTC)
 PROBLEM = "application/problem+json"

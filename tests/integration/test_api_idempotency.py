@@ -13,9 +13,10 @@ from uuid import UUID
 import pytest
 
 from api.idempotency import IdempotencyStore
-from api.testing import Harness, harness, visit_body
 from ledger.errors import StoreUnavailable
+from tests.builders import visit_body
 from tests.conftest import Clock
+from tests.harness import Harness, harness
 
 FEB = datetime(2026, 2, 3, 2, 0, tzinfo=UTC)
 ELDER = {

@@ -20,12 +20,12 @@ from eventsourcing.persistence import Notification, OperationalError
 from fastapi.testclient import TestClient
 
 import api.routers.ops as ops
-from api.testing import Harness, harness
 from projections import registry
 from projections.history import HistoryProjection, HistoryView, HistoryWriter, open_history_view
 from projections.service import running
 from projections.storage import SavedStatus
 from tests.conftest import Clock
+from tests.harness import Harness, harness
 
 FEB = datetime(2026, 2, 3, 2, 0, tzinfo=UTC)
 PROBLEM = "application/problem+json"

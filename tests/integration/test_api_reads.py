@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from api.testing import Harness, harness
 from ledger.common import COUNTY_TZ
 from projections.roster import RosterProjection, RosterView
 from projections.service import running
 from tests.conftest import Clock
+from tests.harness import Harness, harness
 
 FEB = datetime(2026, 2, 3, 10, 0, tzinfo=COUNTY_TZ)
 ROLES = ("coordinator", "volunteer", "evaluator", "finance", "auditor", "admin")

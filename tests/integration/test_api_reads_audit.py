@@ -17,9 +17,10 @@ import pytest
 from openpyxl import load_workbook
 
 from api.export import inert
-from api.testing import Harness, harness, visit_body
 from ledger.common import COUNTY_TZ
+from tests.builders import visit_body
 from tests.conftest import Clock
+from tests.harness import Harness, harness
 
 FEB = datetime(2026, 2, 3, 10, 0, tzinfo=COUNTY_TZ)
 LINES = {"transport": 1_000_000, "communication": 500_000}

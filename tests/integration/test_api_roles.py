@@ -11,9 +11,10 @@ from uuid import UUID
 import pytest
 
 from api.keys import KeyStore, token_hash
-from api.testing import Harness, harness, visit_body
 from ledger.errors import InvalidInput, NotFound, RuleViolation
+from tests.builders import visit_body
 from tests.conftest import Clock
+from tests.harness import Harness, harness
 
 FEB = datetime(2026, 2, 3, 2, 0, tzinfo=UTC)
 ROLES = ("coordinator", "volunteer", "evaluator", "finance", "auditor", "admin")

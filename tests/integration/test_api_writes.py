@@ -9,11 +9,11 @@ from uuid import UUID
 
 import pytest
 
-from api.testing import Harness, harness
 from ledger.counties import LIANSHUI
 from ledger.elders import Elder
 from ledger.policies import DEFAULT_PARAMETERS
 from tests.conftest import Clock
+from tests.harness import Harness, harness
 
 FEB = datetime(2026, 2, 3, 2, 0, tzinfo=UTC)  # 10:00 on 3 February in the county; the clock is at 1 March
 
@@ -217,6 +217,6 @@ def volunteer_body() -> dict[str, Any]:
 
 
 def visit(pairing_id: str, start: datetime) -> dict[str, Any]:
-    from api.testing import visit_body
+    from tests.builders import visit_body
 
     return {**visit_body(pairing_id, start), "township": "涟城镇"}

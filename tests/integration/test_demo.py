@@ -24,10 +24,10 @@ from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
 from ledger.common import COUNTY_TZ, Provenance
 from ledger.counties import LIANSHUI, LIANSHUI_TOWNSHIPS
-from ledger.demo import DemoSummary, run_demo
 from ledger.errors import RuleViolation
 from ledger.policies import DEFAULT_PARAMETERS, SCORING
 from tests.conftest import fresh_postgres_schema
+from tiexin.demo.generator import DemoSummary, run_demo
 
 LAUNCH = date(2024, 10, 26)
 PLANTABLE = {"A01", "A03", "A04", "A05", "A06", "A08", "A10"}

@@ -54,7 +54,7 @@ def start_worker(url: str, names: list[str], log: Path, page_size: int = PAGE_SI
     env = {**os.environ, "TIEXIN_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     command = ["projections", "run", *names, "--poll-interval", "0.05", "--page-size", str(page_size)]
     with log.open("ab") as out:
-        return subprocess.Popen([sys.executable, "-m", "ledger", *command], env=env, cwd=ROOT, stdout=out, stderr=out)
+        return subprocess.Popen([sys.executable, "-m", "tiexin", *command], env=env, cwd=ROOT, stdout=out, stderr=out)
 
 
 def wait_for(condition: Callable[[], bool], timeout: float, interval: float = 0.002) -> bool:

@@ -10,7 +10,7 @@ from typing import Any
 from ledger.application import Ledger, Written
 from ledger.bootstrap import open_ledger
 from ledger.budgets import Budget, budget_id
-from ledger.claims import APPROVED, SUBMITTED, Claim, ClaimedVisit, claimed_visit_id
+from ledger.claims import Claim, ClaimedVisit, ClaimStatus, claimed_visit_id
 from ledger.counties import LIANSHUI
 from ledger.errors import ConflictError, RuleViolation
 from tests.builders import FINANCE_A, FINANCE_B, as_volunteer, claim_of_february, event_count, make_pair, visit_at
@@ -79,14 +79,14 @@ def test_two_approvals_racing_for_the_last_budget_never_overdraw_it(
     assert len(losers) == 1 and isinstance(losers[0], ConflictError), outcomes
     fresh = open_store(store_url)
     statuses = sorted(fresh.repository.get(c).status for c in claims)
-    assert statuses == [APPROVED, SUBMITTED]
+    assert statuses == [ClaimStatus.APPROVED, ClaimStatus.SUBMITTED]
     budget = fresh.repository.get(budget_id(LIANSHUI, 2026))
     assert isinstance(budget, Budget)
     assert budget.committed == {"transport": 2000, "communication": 3000}
     # Exactly one approval's events: Approved + two Committed. Nothing lost, nothing doubled.
     assert event_count(fresh) == before + 3
 
-    loser = next(c for c in claims if fresh.repository.get(c).status == SUBMITTED)
+    loser = next(c for c in claims if fresh.repository.get(c).status == ClaimStatus.SUBMITTED)
     try:
         fresh.approve_claim(loser, by=FINANCE_B)
     except RuleViolation as refused:
@@ -122,7 +122,7 @@ def test_many_approvals_in_parallel_commit_exactly_what_the_budget_allows(
         w.close()
 
     fresh = open_store(store_url)
-    approved = [c for c in claims if status_of(fresh, c) == APPROVED]
+    approved = [c for c in claims if status_of(fresh, c) == ClaimStatus.APPROVED]
     budget = fresh.repository.get(budget_id(LIANSHUI, 2026))
     assert isinstance(budget, Budget)
     assert len(approved) == 5

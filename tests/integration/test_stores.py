@@ -11,7 +11,7 @@ import pytest
 from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
 from ledger.budgets import Budget, budget_id
-from ledger.claims import PAID, Claim
+from ledger.claims import Claim, ClaimStatus
 from ledger.common import Provenance
 from ledger.counties import LIANSHUI
 from ledger.errors import ConfigurationError, InvalidInput, RuleViolation, StoreUnavailable
@@ -34,7 +34,7 @@ def test_a_claim_paid_on_one_ledger_reads_back_identically_on_a_fresh_one(
     second = open_store(store_url)
     claim = second.repository.get(claim_id)
     assert isinstance(claim, Claim)
-    assert (claim.status, claim.total_fen, claim.communication_fen) == (PAID, 5000, 3000)
+    assert (claim.status, claim.total_fen, claim.communication_fen) == (ClaimStatus.PAID, 5000, 3000)
     budget = second.repository.get(budget_id(LIANSHUI, 2026))
     assert isinstance(budget, Budget)
     assert budget.committed == {"transport": 2000, "communication": 3000}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections import Counter
 
-from ledger.demo import CountyBuild
-from ledger.demo_people import SOFT_CAP, VOLUNTEER_COUNT, balanced_teams
 from ledger.policies import DEFAULT_PARAMETERS, SCORING
+from tiexin.demo.generator import CountyBuild
+from tiexin.demo.people import SOFT_CAP, VOLUNTEER_COUNT, balanced_teams
 
 SCATTERED = [11, 11, 13, 13, 13, 13, 15, 15, 15, 16, 16, 16, 16, 17, 17, 18, 19, 19, 19, 19, 19, 20, 20, 20, 39]
 """Elders per township of the 17th county of seed 1: 61 volunteers would be needed at 9 each."""

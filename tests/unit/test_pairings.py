@@ -7,15 +7,15 @@ from datetime import date
 from ledger.application import Ledger
 from ledger.errors import InvalidInput, NotFound, RuleViolation
 from ledger.pairings import caseload_id
-from ledger.policies import DEFAULT_PARAMETERS, SCORING
+from ledger.policies import DEFAULT_PARAMETERS, PolicyKind
 from tests.unit.conftest import ADMIN, COORDINATOR, Make, Pair, recorded, refused
 
 
 def adopt_load_cap(ledger: Ledger, cap: int, effective_from: date) -> None:
     ledger.adopt_policy(
-        SCORING,
+        PolicyKind.SCORING,
         version=2,
-        parameters={**DEFAULT_PARAMETERS[SCORING], "max_active_pairings": cap},
+        parameters={**DEFAULT_PARAMETERS[PolicyKind.SCORING], "max_active_pairings": cap},
         effective_from=effective_from,
         by=ADMIN,
     )

@@ -16,7 +16,7 @@ import pytest
 from ledger.application import Ledger
 from ledger.common import ROLES, SYSTEM, Provenance
 from ledger.errors import InvalidInput, RuleViolation
-from ledger.policies import DEFAULT_PARAMETERS, SUBSIDY
+from ledger.policies import DEFAULT_PARAMETERS, PolicyKind
 from tests.unit.conftest import (
     COORDINATOR,
     OTHER_TOWNSHIP,
@@ -65,7 +65,8 @@ def test_every_command_stamps_its_events_with_principal_role_keys_and_recording_
 
     step(ledger, clock, admin, lambda by: ledger.establish_county("huaiyin", "淮阴区", ["王营镇"], by=by))
     step(ledger, clock, admin, lambda by: ledger.adopt_policy(
-        SUBSIDY, version=2, parameters=DEFAULT_PARAMETERS[SUBSIDY], effective_from=date(2026, 6, 1), by=by
+        PolicyKind.SUBSIDY, version=2, parameters=DEFAULT_PARAMETERS[PolicyKind.SUBSIDY],
+        effective_from=date(2026, 6, 1), by=by
     ))  # fmt: skip
     elder = coord(lambda by: ledger.register_elder(
         county="lianshui", name="陈老", birth_date=date(1936, 1, 1), sex="male", township=TOWNSHIP,

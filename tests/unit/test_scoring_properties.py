@@ -11,10 +11,10 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from ledger.errors import InvalidInput
-from ledger.policies import DEFAULT_PARAMETERS, SCORING, check_scoring_parameters
+from ledger.policies import DEFAULT_PARAMETERS, PolicyKind, check_scoring_parameters
 from ledger.scoring import GRADES_ZH, Score, ScoreInputs, compute_score, explain, round2
 
-DEFAULTS = DEFAULT_PARAMETERS[SCORING]
+DEFAULTS = DEFAULT_PARAMETERS[PolicyKind.SCORING]
 PROPERTY = settings(deadline=None, max_examples=300)
 
 

@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ledger.common import COUNTY_TZ
-from ledger.policies import DEFAULT_PARAMETERS, SUBSIDY
+from ledger.policies import DEFAULT_PARAMETERS, PolicyKind
 from ledger.subsidy import ClaimableVisit, PricedClaim, price_claim, transport_rate
 
-DEFAULTS = DEFAULT_PARAMETERS[SUBSIDY]
+DEFAULTS = DEFAULT_PARAMETERS[PolicyKind.SUBSIDY]
 PROPERTY = settings(deadline=None, max_examples=300)
 TOWNSHIPS = ("东城镇", "西河乡", "南山镇")
 MONTH_START = datetime(2026, 3, 1, tzinfo=COUNTY_TZ)

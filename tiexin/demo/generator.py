@@ -1,6 +1,6 @@
 """The demo county: a deterministic year of the programme, written through the ledger's commands.
 
-``run_demo(url, seed=1, scale=1)`` builds ``scale`` counties (the first is the report's 涟水县,
+``run_demo(url, seed=1, scale=1)`` builds ``scale`` counties (the first is the home county, 涟水县,
 the others ``county-002`` / 示范县002 … with the same townships) into an empty store and
 answers a :class:`DemoSummary`. Everything is drawn from the seed: the same seed writes the
 same events, with the same ids, in the same order, on SQLite and on PostgreSQL. Time is a
@@ -9,7 +9,7 @@ clock the demo moves; the wall clock is read only to measure how long the build 
 One county's year (dates are the county's, Asia/Shanghai):
 
 - October 2024: the county is established, 429 elders registered, 60 volunteers recruited
-  (see :mod:`ledger.demo_people`) and, at the launch ceremony on 26 October, every elder is
+  (see :mod:`tiexin.demo.people`) and, at the launch ceremony on 26 October, every elder is
   paired with a volunteer of its township's team. In December the 2025 budget is appropriated,
   generously: no claim is ever refused for want of money.
 - 2025: each elder gets one to three contacts a month (usually two, at least one at home) from
@@ -44,14 +44,17 @@ from itertools import count
 from typing import Any
 from uuid import UUID
 
-from ledger import demo_people as people
 from ledger.application import Ledger
 from ledger.bootstrap import ensure_home_county, open_ledger
 from ledger.budgets import COMMUNICATION, TRANSPORT
 from ledger.common import COUNTY_TZ, SYSTEM, Provenance, county_date, first_day, last_day
 from ledger.counties import LIANSHUI, LIANSHUI_NAME, LIANSHUI_TOWNSHIPS, county_id
+from ledger.elders import Elder
 from ledger.errors import InvalidInput, RuleViolation
+from ledger.events import topic_of
 from ledger.visits import DAILY_LIVING, EMOTIONAL, MEDICAL, PHONE_CALL
+from ledger.volunteers import Volunteer
+from tiexin.demo import people
 
 FIRST_DAY = date(2024, 10, 8)
 LAUNCH = date(2024, 10, 26)
@@ -583,13 +586,13 @@ CLAIM_PLANTS: dict[str, Callable[[CountyBuild, str], None]] = {
 
 
 def run_demo(
-    url: str | None = None,
+    url: str,
     *,
     seed: int = 1,
     scale: int = 1,
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoSummary:
-    """Build ``scale`` counties into the store at ``url`` (default TIEXIN_DATABASE_URL via ledger.settings).
+    """Build ``scale`` counties into the store at ``url``.
 
     ``progress(done, total)`` is called after each simulated county-day (total = days × counties).
     ``seconds`` is the time to build, without the final count of the store's events.
@@ -655,7 +658,7 @@ def check_fresh(ledger: Ledger, codes: list[str]) -> None:
         if county_id(code) not in ledger.repository:
             continue
         people_there = ledger.recorder.select_notifications(
-            start=None, limit=1, topics=["tiexin.elder.Registered", "tiexin.volunteer.Recruited"]
+            start=None, limit=1, topics=[topic_of(Elder.Registered), topic_of(Volunteer.Recruited)]
         )
         if code != LIANSHUI or people_there:
             raise RuleViolation(

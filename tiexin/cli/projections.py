@@ -1,25 +1,22 @@
 """``tiexin projections …``: the read models' status, rebuilds, and running them in the foreground.
 
-The store is TIEXIN_DATABASE_URL (:func:`ledger.settings.database_url`). Errors end a command with
-one line on stderr and exit status 1, as the rest of ``tiexin`` does. The heavy imports happen
-inside the commands, so mounting this app costs the other commands nothing.
+The store is ``TIEXIN_DATABASE_URL`` (:func:`tiexin.settings.database_url`). The heavy imports
+happen inside the commands, so mounting this app costs the other commands nothing.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ledger.errors import TiexinError
-from ledger.settings import database_url, redact
+from ledger.settings import redact
+from tiexin.cli.output import console, errors, one_line_errors
+from tiexin.settings import database_url
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -29,21 +26,9 @@ if TYPE_CHECKING:
 projections_app = typer.Typer(
     help="The read models: their status, rebuilding them, running them.", no_args_is_help=True
 )
-console = Console()
-errors = Console(stderr=True, soft_wrap=True)
 
 Names = Annotated[list[str] | None, typer.Argument(help="Read models (default: all).", show_default=False)]
 PageSize = Annotated[int, typer.Option(min=1, help="Events applied per view transaction.")]
-
-
-@contextmanager
-def one_line_errors() -> Iterator[None]:
-    """As :func:`ledger.cli.one_line_errors`: our errors end the command with one line, status 1."""
-    try:
-        yield
-    except TiexinError as error:
-        errors.print(f"[red]error:[/red] {error.reason}", highlight=False)
-        sys.exit(1)
 
 
 STATE_STYLE = {"caught_up": "green", "running": "cyan", "retrying": "yellow", "stopped": "bold red"}
@@ -54,13 +39,14 @@ def status() -> None:
     """Each read model's position, lag behind the ledger, and state (with the reason when not well)."""
     from projections.service import read_status
 
+    url = database_url()
     with one_line_errors():
-        rows = read_status(database_url())
-    console.print(status_table(rows))
+        rows = read_status(url)
+    console.print(status_table(url, rows))
 
 
-def status_table(rows: list[ProjectionStatus]) -> Table:
-    table = Table(title=f"Read models of {redact(database_url())}")
+def status_table(url: str, rows: list[ProjectionStatus]) -> Table:
+    table = Table(title=f"Read models of {redact(url)}")
     for column, justify in (("name", "left"), ("position", "right"), ("lag", "right"), ("state", "left")):
         table.add_column(column, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     table.add_column("reason", overflow="fold")

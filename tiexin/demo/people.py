@@ -5,7 +5,7 @@ lists of surnames and given-name characters, addresses from village and road nam
 numbers from mobile prefixes and the county's area code, the services, readings, notes and
 feedback of a visit, the training courses and evaluation scores. Pure functions, no ledger.
 
-Shape of a county (the report's 涟水县): 429 elders aged 78 to 102 over the county's townships
+Shape of a county (the home county, 涟水县): 429 elders aged 78 to 102 over the county's townships
 (the county seat, its first township, larger; the two parks smaller); 60 volunteers from the
 county's hospitals and the township health centres, mostly doctors and nurses; each township
 has its own team of volunteers, split into groups of at most three (``高沟镇第1组``), and its

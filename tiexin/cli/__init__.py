@@ -1,0 +1,30 @@
+"""The ``tiexin`` command: the demo county, API keys, the server and the read models.
+
+Each command reads the store from ``TIEXIN_DATABASE_URL`` (:mod:`tiexin.settings`) and hands it
+on; our own errors end a command with one line on stderr and exit status 1
+(:func:`tiexin.cli.output.one_line_errors`). Heavy imports (the API, the read models) happen
+inside the commands, so each costs the others nothing.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from tiexin.cli.demo import demo
+from tiexin.cli.keys import keys_app
+from tiexin.cli.projections import projections_app
+from tiexin.cli.serve import serve
+
+app = typer.Typer(help="tiexin: the service-record ledger of the caring sons and daughters programme.")
+app.add_typer(projections_app, name="projections")
+app.add_typer(keys_app, name="keys")
+app.command()(serve)
+app.command()(demo)
+
+
+@app.callback()
+def main() -> None:
+    """The store is chosen by TIEXIN_DATABASE_URL (default sqlite:///tiexin.db)."""
+
+
+__all__ = ["app"]
