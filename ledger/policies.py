@@ -1,8 +1,8 @@
 """Versioned policies: the subsidy rates and the scoring method (管理评价办法).
 
 A policy is changed only by adopting a new version with the date it takes effect; every
-result that used a policy names the version. Version 1 of each kind holds the defaults (docs/design.md, "Default policies")
-and is adopted when a ledger is first opened.
+result that used a policy names the version. Version 1 of each kind holds the defaults
+(docs/design.md, "Default policies") and is adopted when a ledger is first opened.
 """
 
 from __future__ import annotations
