@@ -22,7 +22,7 @@ LIANSHUI_TOWNSHIPS = (
     "岔庙镇", "东胡集镇", "南集镇", "义兴镇", "成集镇", "红窑镇", "陈师镇", "前进镇", "黄营镇",
     "徐集乡", "小李集乡", "蒋庵乡", "麻垛乡", "方渡乡", "经济开发区", "城南工业园",
 )  # fmt: skip
-"""The 25 townships and parks of the county in the report (涟水县)."""
+"""The 25 townships and parks of the programme's county (涟水县, docs/programme.md)."""
 
 
 def county_id(code: str) -> Any:

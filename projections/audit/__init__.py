@@ -71,6 +71,7 @@ from projections.audit.tables import (
 )
 from projections.runner import PagedProjection
 from projections.storage import PagedView, open_view
+from projections.storage.types import Cursor
 
 # A cursor is the store driver's (sqlite3's or psycopg's): Any here.
 
@@ -145,11 +146,11 @@ class AuditView(PagedView[AuditWriter]):
         """The view's statements (prepared on first use, for its dialect)."""
         return AuditSQL(self.dialect)
 
-    def writer(self, cursor: Any) -> AuditWriter:
+    def writer(self, cursor: Cursor) -> AuditWriter:
         self.settle(cursor)
         return AuditWriter(self.sql, cursor)
 
-    def settle(self, cursor: Any) -> None:
+    def settle(self, cursor: Cursor) -> None:
         """Set up a transaction of the view before its first statement (:data:`projections.audit.queries.SETTLE`)."""
         if self.sql.settle:
             cursor.execute(self.sql.settle)
@@ -163,15 +164,15 @@ class AuditView(PagedView[AuditWriter]):
             self.settle(cursor)
             yield cursor
 
-    def position_in(self, cursor: Any) -> int:
+    def position_in(self, cursor: Cursor) -> int:
         """The view's position, in the transaction of ``cursor`` (see :meth:`reading`)."""
         return self.sql.position_in(cursor, self.application_name)
 
-    def load(self, cursor: Any, rows: Rows, column: str, keys: Any) -> list[Any]:
+    def load(self, cursor: Cursor, rows: Rows, column: str, keys: Any) -> list[Any]:
         """The rows of a table whose ``column`` is one of ``keys`` (in a :meth:`reading`)."""
         return self.sql.load(cursor, rows, column, keys)
 
-    def every(self, cursor: Any, rows: Rows) -> list[Any]:
+    def every(self, cursor: Cursor, rows: Rows) -> list[Any]:
         """Every row of a table, in key order (in a :meth:`reading`)."""
         return self.sql.every(cursor, rows)
 

@@ -22,6 +22,7 @@ from ledger.elders import Elder
 from ledger.pairings import Pairing
 from ledger.visits import Visit, VisitStatus
 from projections.audit.rules import ClaimState, DepartureState, ItemState, LineState, PairingState, VisitState
+from projections.storage.types import Row
 
 TRANSPORT, COMMUNICATION = BudgetLine.TRANSPORT.value, BudgetLine.COMMUNICATION.value
 """Kept as plain text, like every value a row holds."""
@@ -73,7 +74,7 @@ class PageState:
             if replace or key not in table:
                 table[key] = row
 
-    def _slot(self, row: Any) -> tuple[dict[Any, Any], Any]:
+    def _slot(self, row: Row) -> tuple[dict[Any, Any], Any]:
         if isinstance(row, VisitState):
             return self.visits, row.visit_id
         if isinstance(row, PairingState):

@@ -64,6 +64,7 @@ from projections.audit.rules import (
 )
 from projections.audit.tables import ANOMALIES, CLAIMS, DEPARTURES, ITEMS, LINES, PAIRINGS, TRAIL, VISITS, Rows
 from projections.runner import Handlers
+from projections.storage.types import Cursor
 
 Buffered = tuple[Any, int]
 """A page's event, decoded, with its log position."""
@@ -196,7 +197,7 @@ if set(TOUCHES) != set(FOLDS):
 class AuditWriter:
     """Buffers a page's events; :meth:`flush` applies them (see the module's docstring)."""
 
-    def __init__(self, sql: AuditSQL, cursor: Any) -> None:
+    def __init__(self, sql: AuditSQL, cursor: Cursor) -> None:
         self.sql = sql
         self.cursor = cursor
         self.events: list[Buffered] = []
@@ -221,7 +222,7 @@ HANDLERS = Handlers[AuditWriter](dict.fromkeys(FOLDS, buffer))
 
 
 class Page:
-    def __init__(self, sql: AuditSQL, cursor: Any, events: list[Buffered]) -> None:
+    def __init__(self, sql: AuditSQL, cursor: Cursor, events: list[Buffered]) -> None:
         self.sql, self.cursor, self.events = sql, cursor, events
         self.touched = Touched.of(events)
         self.state = PageState()

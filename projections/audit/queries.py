@@ -24,6 +24,7 @@ from ledger.visits import VisitStatus
 from projections.audit.rules import ItemState, VisitState
 from projections.audit.tables import ANOMALIES, CODE_GROUPS, ITEMS, LOOKUPS, ROWS, VISITS, Rows
 from projections.storage import Dialect, Kind, PostgresDialect
+from projections.storage.types import Cursor, Row, Statement
 
 # A cursor and the rows it fetches are the store driver's (sqlite3's or psycopg's): Any here.
 
@@ -178,31 +179,31 @@ class AuditSQL:
         encoders = self._codecs[rows.suffix][0]
         return [tuple(getattr(item, n) if f is None else f(getattr(item, n)) for n, f in encoders) for item in items]
 
-    def make(self, rows: Rows, record: Any) -> Any:
+    def make(self, rows: Rows, record: Row) -> Statement:
         decoders = self._codecs[rows.suffix][1]
         return rows.make(*[record[n] if f is None else f(record[n]) for n, f in decoders])
 
     # Reads --------------------------------------------------------------------------------
 
-    def position_in(self, cursor: Any, application_name: str) -> int:
+    def position_in(self, cursor: Cursor, application_name: str) -> int:
         """The view's position, read in the cursor's transaction."""
         cursor.execute(self.position, (application_name,))
         row = cursor.fetchone()
         return int(row["notification_id"]) if row else 0
 
-    def load(self, cursor: Any, rows: Rows, column: str, keys: Iterable[Any]) -> list[Any]:
+    def load(self, cursor: Cursor, rows: Rows, column: str, keys: Iterable[Any]) -> list[Any]:
         """The rows of the table whose ``column`` is one of ``keys``."""
         return self._select(cursor, rows, self.by[rows.suffix, column], rows.kind(column), keys)
 
-    def load_voided(self, cursor: Any, keys: Iterable[UUID]) -> list[VisitState]:
+    def load_voided(self, cursor: Cursor, keys: Iterable[UUID]) -> list[VisitState]:
         """Those of the visits that are voided."""
         return self._select(cursor, VISITS, self.voided, Kind.UUID, keys)
 
-    def load_unconfirmed(self, cursor: Any, claims: Iterable[UUID]) -> list[ItemState]:
+    def load_unconfirmed(self, cursor: Cursor, claims: Iterable[UUID]) -> list[ItemState]:
         """The items of the claims whose visit is not confirmed (or was never recorded)."""
         return self._select(cursor, ITEMS, self.unconfirmed, Kind.UUID, claims)
 
-    def unconfirmed_statuses(self, cursor: Any, visits: Iterable[UUID]) -> dict[UUID, tuple[str | None, int | None]]:
+    def unconfirmed_statuses(self, cursor: Cursor, visits: Iterable[UUID]) -> dict[UUID, tuple[str | None, int | None]]:
         """Of those visits, the ones not confirmed, with their status (None: never recorded) and its position."""
         keys = sorted(visits, key=str)
         if not keys:
@@ -211,19 +212,19 @@ class AuditSQL:
         decode = self.dialect.decode
         return {decode(Kind.UUID, r["visit_id"]): (r["status"], r["status_pos"]) for r in cursor.fetchall()}
 
-    def _select(self, cursor: Any, rows: Rows, statement: Any, kind: Kind, keys: Iterable[Any]) -> list[Any]:
+    def _select(self, cursor: Cursor, rows: Rows, statement: Statement, kind: Kind, keys: Iterable[Any]) -> list[Any]:
         keys = list(keys)
         if not keys:
             return []
         cursor.execute(statement, (self.dialect.keys(kind, keys),))
         return [self.make(rows, r) for r in cursor.fetchall()]
 
-    def every(self, cursor: Any, rows: Rows) -> list[Any]:
+    def every(self, cursor: Cursor, rows: Rows) -> list[Any]:
         """Every row of the table, in key order."""
         cursor.execute(self.dialect.select(rows.table, ordered=True))
         return [self.make(rows, r) for r in cursor.fetchall()]
 
-    def near_visits(self, cursor: Any, windows: list[tuple[UUID, datetime, datetime]]) -> list[VisitState]:
+    def near_visits(self, cursor: Cursor, windows: list[tuple[UUID, datetime, datetime]]) -> list[VisitState]:
         if not windows:
             return []
         cursor.execute(self.near, window_params(self.dialect, windows))
@@ -231,12 +232,12 @@ class AuditSQL:
 
     # Writes -------------------------------------------------------------------------------
 
-    def save(self, cursor: Any, rows: Rows, items: Iterable[Any], *, insert: bool = False) -> None:
+    def save(self, cursor: Cursor, rows: Rows, items: Iterable[Any], *, insert: bool = False) -> None:
         encoded = self.encoded(rows, items)
         if encoded:
             self.dialect.write(cursor, (self.inserts if insert else self.upserts)[rows.suffix], encoded)
 
-    def save_statuses(self, cursor: Any, statuses: dict[UUID, tuple[str, int]]) -> None:
+    def save_statuses(self, cursor: Cursor, statuses: dict[UUID, tuple[str, int]]) -> None:
         """Set the status of visits the page did not load (see ``PageState.statuses``)."""
         encode = self.dialect.encode
         ordered = sorted(statuses.items(), key=lambda i: str(i[0]))
@@ -244,7 +245,7 @@ class AuditSQL:
         if encoded:
             self.dialect.write(cursor, self.restate, encoded)
 
-    def forget_anomalies(self, cursor: Any, codes: tuple[str, ...], column: str, keys: Iterable[Any]) -> None:
+    def forget_anomalies(self, cursor: Cursor, codes: tuple[str, ...], column: str, keys: Iterable[Any]) -> None:
         """Delete the anomalies of those codes whose ``column`` (subject or other) is one of ``keys``."""
         listed = sorted({str(k) for k in keys})
         if listed:

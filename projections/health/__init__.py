@@ -14,13 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 from uuid import UUID
 
 from projections.health import tables
 from projections.health.handlers import HANDLERS
 from projections.runner import PagedProjection
 from projections.storage import Answer, BatchWriter, Kind, PagedView, open_view
+from projections.storage.types import Cursor
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class HealthView(PagedView[BatchWriter]):
 
     tables = tables.TABLES
 
-    def writer(self, cursor: Any) -> BatchWriter:
+    def writer(self, cursor: Cursor) -> BatchWriter:
         return BatchWriter(cursor, self.dialect, tables.WRITES, tuple(tables.WRITES), tables.EXACT)
 
     def readings_of(self, elder_id: UUID) -> Answer[Reading]:

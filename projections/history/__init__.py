@@ -23,12 +23,13 @@ from projections.history import tables
 from projections.history.handlers import HistoryRow, decode_happened, encode_happened, row_of
 from projections.runner import PagedProjection
 from projections.storage import Dialect, Kind, PagedView, aware, open_view
+from projections.storage.types import Cursor, Row
 
 
 class HistoryWriter:
     """Buffers a page's rows and inserts them in one statement."""
 
-    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+    def __init__(self, cursor: Cursor, dialect: Dialect) -> None:
         self.cursor = cursor
         self.dialect = dialect
         self.rows: list[HistoryRow] = []
@@ -59,7 +60,7 @@ class HistoryView(PagedView[HistoryWriter]):
 
     tables = tables.TABLES
 
-    def writer(self, cursor: Any) -> HistoryWriter:
+    def writer(self, cursor: Cursor) -> HistoryWriter:
         return HistoryWriter(cursor, self.dialect)
 
     def of(self, entity_id: UUID, as_of: datetime | None = None) -> list[HistoryRow]:
@@ -80,7 +81,7 @@ class HistoryView(PagedView[HistoryWriter]):
             cursor.execute(self.dialect.render(template), values)
             return [self._row(r) for r in cursor.fetchall()]
 
-    def _row(self, r: Any) -> HistoryRow:
+    def _row(self, r: Row) -> HistoryRow:
         found = self.dialect.decode_row(r, tables.EVENTS.kinds)
         found["happened_at"] = decode_happened(found["happened_at"])
         return HistoryRow(**found)

@@ -26,8 +26,9 @@ from projections.roster.rows import (
 )
 from projections.roster.writer import RosterWriter
 from projections.storage import Answer, Kind, PagedView
+from projections.storage.types import Cursor
 
-Row = TypeVar("Row")
+R = TypeVar("R")
 NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 """Sorts before any contact: the never contacted come first."""
 
@@ -43,7 +44,7 @@ class RosterView(PagedView[RosterWriter]):
 
     tables = tables.TABLES
 
-    def writer(self, cursor: Any) -> RosterWriter:  # Any: the store's DB cursor
+    def writer(self, cursor: Cursor) -> RosterWriter:  # Any: the store's DB cursor
         return RosterWriter(cursor, self.dialect)
 
     def pairings(
@@ -128,6 +129,6 @@ class RosterView(PagedView[RosterWriter]):
         """An id as the store keeps it (None stays None: no filter)."""
         return self.dialect.encode(Kind.UUID, value)
 
-    def _rows(self, row_type: type[Row], statement: str, params: list[Any]) -> tuple[int, list[Row]]:
+    def _rows(self, row_type: type[R], statement: str, params: list[Any]) -> tuple[int, list[R]]:
         position, [rows] = self.read((statement, params))
         return position, [row_type(**self.dialect.decode_row(r, tables.KINDS)) for r in rows]

@@ -3,11 +3,11 @@ recomputes, once a page, the last contact of the elders whose visits the page to
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from projections.roster import tables
 from projections.storage import BatchWriter, Dialect, Kind
+from projections.storage.types import Cursor
 
 
 class RosterWriter(BatchWriter):
@@ -17,7 +17,7 @@ class RosterWriter(BatchWriter):
     per event, keeps a page to one statement per kind of row whatever its visits did.
     """
 
-    def __init__(self, cursor: Any, dialect: Dialect) -> None:  # Any: the store's DB cursor
+    def __init__(self, cursor: Cursor, dialect: Dialect) -> None:  # Any: the store's DB cursor
         super().__init__(cursor, dialect, tables.WRITES, tuple(tables.WRITES), tables.EXACT)
         self.touched: set[UUID] = set()
 

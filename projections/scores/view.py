@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from projections.scores import tables
 from projections.scores.writer import ScoresWriter, VisitRow, visit_row
 from projections.storage import Kind, PagedView, Table
+from projections.storage.types import Cursor
 
 # ``Any`` here is a DB cursor or a fetched row (either store's).
 
@@ -102,22 +103,22 @@ class ScoresView(PagedView[ScoresWriter]):
 
     tables = tables.TABLES
 
-    def writer(self, cursor: Any) -> ScoresWriter:
+    def writer(self, cursor: Cursor) -> ScoresWriter:
         return ScoresWriter(cursor, self)
 
     # The writer's store ------------------------------------------------------------------------
 
-    def insert_rows(self, cursor: Any, table: Table, rows: list[tuple[Any, ...]]) -> None:
+    def insert_rows(self, cursor: Cursor, table: Table, rows: list[tuple[Any, ...]]) -> None:
         """One array statement (PostgreSQL) or ``executemany`` (SQLite); a visit's row replaces its old one."""
         update = tables.REPLACED.get(table.suffix)
         statement = self.dialect.insert(table) if update is None else self.dialect.upsert(table, update)
         self.dialect.write(cursor, statement, rows)
 
-    def update_rows(self, cursor: Any, template: str, rows: list[tuple[Any, ...]]) -> int:
+    def update_rows(self, cursor: Cursor, template: str, rows: list[tuple[Any, ...]]) -> int:
         cursor.executemany(self.dialect.render(template), rows)
         return self.dialect.changed(cursor)
 
-    def load_visits(self, cursor: Any, visit_ids: list[str]) -> list[VisitRow]:
+    def load_visits(self, cursor: Cursor, visit_ids: list[str]) -> list[VisitRow]:
         cursor.execute(self.dialect.render(tables.LOAD_VISITS), (self.dialect.keys(Kind.TEXT, visit_ids),))
         return [visit_row(r) for r in cursor.fetchall()]
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from ledger.visits import VisitStatus
 from projections.scores import tables
 from projections.storage import Table
+from projections.storage.types import Cursor, Row
 
 
 class Standing(StrEnum):
@@ -70,7 +71,7 @@ class VisitRow:
         )  # fmt: skip
 
 
-def visit_row(r: Any) -> VisitRow:
+def visit_row(r: Row) -> VisitRow:
     """A fetched row of the visits table (a DB row: ``Any``) as a :class:`VisitRow`."""
     return VisitRow(
         r["visit_id"], r["volunteer_id"], r["month"], r["status"], r["bad_position"], r["rating"],
@@ -84,19 +85,19 @@ class Store(Protocol):
     ``cursor`` is the page transaction's DB cursor (``Any``: the library's, of either store).
     """
 
-    def insert_rows(self, cursor: Any, table: Table, rows: list[tuple[Any, ...]]) -> None:
+    def insert_rows(self, cursor: Cursor, table: Table, rows: list[tuple[Any, ...]]) -> None:
         """Insert whole rows (every column, in declared order) into ``table``, in one round trip."""
 
-    def update_rows(self, cursor: Any, template: str, rows: list[tuple[Any, ...]]) -> int:
+    def update_rows(self, cursor: Cursor, template: str, rows: list[tuple[Any, ...]]) -> int:
         """Run an update once per row; return how many rows it changed in all."""
 
-    def load_visits(self, cursor: Any, visit_ids: list[str]) -> list[VisitRow]: ...
+    def load_visits(self, cursor: Cursor, visit_ids: list[str]) -> list[VisitRow]: ...
 
 
 class ScoresWriter:
     """Buffers one page's facts and writes them at :meth:`flush` (see the module's docstring)."""
 
-    def __init__(self, cursor: Any, store: Store) -> None:
+    def __init__(self, cursor: Cursor, store: Store) -> None:
         self.cursor = cursor
         self.store = store
         self.inserts: dict[str, list[tuple[Any, ...]]] = defaultdict(list)

@@ -29,6 +29,7 @@ from uuid import UUID
 from psycopg.sql import SQL, Composable, Composed, Identifier
 
 from projections.storage.tables import JSON_KINDS, Kind, Table
+from projections.storage.types import Cursor, Row, SQLValue, Statement
 
 POSTGRES_MAX_IDENTIFIER = 63
 
@@ -45,7 +46,7 @@ def instant_text(moment: datetime) -> str:
     return aware(moment).astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _to_json(kind: Kind, value: Any) -> str:
+def _to_json(kind: Kind, value: SQLValue) -> str:
     if kind is Kind.UUIDS:
         return json.dumps([str(v) for v in value])
     if kind is Kind.INTS:
@@ -53,7 +54,7 @@ def _to_json(kind: Kind, value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
 
-def _from_json(kind: Kind, text: str) -> Any:
+def _from_json(kind: Kind, text: str) -> Statement:
     value = json.loads(text)
     if kind is Kind.UUIDS:
         return tuple(UUID(v) for v in value)
@@ -90,15 +91,15 @@ class Dialect(ABC):
         return f"view_{self.view_name}_{suffix}"
 
     @abstractmethod
-    def table(self, suffix: str) -> Any:
+    def table(self, suffix: str) -> Statement:
         """The table ``view_{view}_{suffix}`` as a statement names it."""
 
     @abstractmethod
-    def index(self, suffix: str) -> Any: ...
+    def index(self, suffix: str) -> Statement: ...
 
     @property
     @abstractmethod
-    def tracking(self) -> Any:
+    def tracking(self) -> Statement:
         """The library's tracking table of this view."""
 
     def names(self) -> dict[str, Any]:
@@ -113,7 +114,7 @@ class Dialect(ABC):
 
     # Statements ---------------------------------------------------------------------------
 
-    def render(self, template: str) -> Any:
+    def render(self, template: str) -> Statement:
         """The store's statement of a template (rendered once per view and kept)."""
         found = self._rendered.get(template)
         if found is None:
@@ -121,10 +122,10 @@ class Dialect(ABC):
         return found
 
     @abstractmethod
-    def _render(self, template: str, names: Mapping[str, Any]) -> Any: ...
+    def _render(self, template: str, names: Mapping[str, Any]) -> Statement: ...
 
     @abstractmethod
-    def _fragment(self, text: str) -> Any: ...
+    def _fragment(self, text: str) -> Statement: ...
 
     def create(self, table: Table) -> list[Any]:
         """The table's DDL and its indexes' (``IF NOT EXISTS``)."""
@@ -141,21 +142,21 @@ class Dialect(ABC):
         ]
         return statements
 
-    def insert(self, table: Table) -> Any:
+    def insert(self, table: Table) -> Statement:
         """Insert rows of every column, in declared order (send them with :meth:`write`)."""
         marks = ", ".join("?" * len(table.columns))
         return self.render(f"INSERT INTO {{{table.suffix}}} ({', '.join(table.names)}) VALUES ({marks})")
 
-    def upsert(self, table: Table, update: Iterable[str] | None = None) -> Any:
+    def upsert(self, table: Table, update: Iterable[str] | None = None) -> Statement:
         """Insert rows, replacing ``update`` (default: every column not in the key) of a row already there."""
         changed = [n for n in (table.names if update is None else update) if n not in table.key]
         sets = ", ".join(f"{n} = excluded.{n}" for n in changed)
         return self._on_conflict(self.insert(table), f" ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {sets}")
 
     @abstractmethod
-    def _on_conflict(self, insert: Any, clause: str) -> Any: ...
+    def _on_conflict(self, insert: Statement, clause: str) -> Statement: ...
 
-    def select(self, table: Table, where: str = "", *, ordered: bool = False) -> Any:
+    def select(self, table: Table, where: str = "", *, ordered: bool = False) -> Statement:
         """Every column of the rows ``where`` holds (a template condition), in key order if ``ordered``."""
         statement = f"SELECT {', '.join(table.names)} FROM {{{table.suffix}}}"
         if where:
@@ -169,30 +170,30 @@ class Dialect(ABC):
         return f"{column} {{any_of}}"
 
     @abstractmethod
-    def truncate(self, table: Table) -> Any:
+    def truncate(self, table: Table) -> Statement:
         """Empty the table."""
 
-    def write(self, cursor: Any, statement: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    def write(self, cursor: Cursor, statement: Statement, rows: Sequence[tuple[Any, ...]]) -> None:
         """Send the rows of an :meth:`insert` or :meth:`upsert` (each a tuple of encoded columns)."""
         cursor.executemany(statement, rows)
 
-    def changed(self, cursor: Any) -> int:
+    def changed(self, cursor: Cursor) -> int:
         """How many rows the cursor's last statement changed."""
         count: int = cursor.rowcount
         return count
 
     # Values -------------------------------------------------------------------------------
 
-    def encode(self, kind: Kind, value: Any) -> Any:
+    def encode(self, kind: Kind, value: SQLValue) -> Statement:
         """A value as this store keeps a column of that kind (None stays None)."""
         coder = self.encoders.get(kind)
         return value if value is None or coder is None else coder(value)
 
-    def decode(self, kind: Kind, value: Any) -> Any:
+    def decode(self, kind: Kind, value: SQLValue) -> Statement:
         coder = self.decoders.get(kind)
         return value if value is None or coder is None else coder(value)
 
-    def keys(self, kind: Kind, values: Iterable[Any]) -> Any:
+    def keys(self, kind: Kind, values: Iterable[Any]) -> Statement:
         """Many keys as the one parameter of an ``{any_of}``."""
         return [self.encode(kind, v) for v in values]
 
@@ -200,7 +201,7 @@ class Dialect(ABC):
         """A row of the table to write, its values encoded by their columns' kinds."""
         return tuple(self.encode(c.kind, v) for c, v in zip(table.columns, values, strict=True))
 
-    def decode_row(self, row: Any, kinds: Mapping[str, Kind]) -> dict[str, Any]:
+    def decode_row(self, row: Row, kinds: Mapping[str, Kind]) -> dict[str, Any]:
         """A fetched row as a dict, the columns named in ``kinds`` decoded (nulls stay None)."""
         found = dict(row)
         for column, kind in kinds.items():
@@ -210,7 +211,7 @@ class Dialect(ABC):
 
     @staticmethod
     @abstractmethod
-    def values(row: Any) -> tuple[Any, ...]:
+    def values(row: Row) -> tuple[Any, ...]:
         """A fetched row's values in column order."""
 
 
@@ -249,13 +250,13 @@ class SQLiteDialect(Dialect):
     def _fragment(self, text: str) -> str:
         return text
 
-    def _on_conflict(self, insert: Any, clause: str) -> str:
+    def _on_conflict(self, insert: Statement, clause: str) -> str:
         return f"{insert}{clause}"
 
     def truncate(self, table: Table) -> str:
         return f"DELETE FROM {self.table(table.suffix)}"
 
-    def changed(self, cursor: Any) -> int:
+    def changed(self, cursor: Cursor) -> int:
         count: int = cursor.sqlite_cursor.rowcount  # the library's cursor wraps sqlite3's
         return count
 
@@ -263,7 +264,7 @@ class SQLiteDialect(Dialect):
         return json.dumps([self.encode(kind, v) for v in values])
 
     @staticmethod
-    def values(row: Any) -> tuple[Any, ...]:
+    def values(row: Row) -> tuple[Any, ...]:
         return tuple(row)
 
 
@@ -313,7 +314,7 @@ class PostgresDialect(Dialect):
     def _fragment(self, text: str) -> Composable:
         return SQL(text.replace("?", "%s"))
 
-    def insert(self, table: Table) -> Any:
+    def insert(self, table: Table) -> Statement:
         """One statement for many rows: each column travels as one array, unnested by the server."""
         names = ", ".join(table.names)
         casts = ", ".join(f"?::{self.types[c.kind]}[]" for c in table.columns)
@@ -321,11 +322,11 @@ class PostgresDialect(Dialect):
             f"INSERT INTO {{{table.suffix}}} ({names}) SELECT {names} FROM unnest({casts}) AS u({names})"
         )
 
-    def _on_conflict(self, insert: Any, clause: str) -> Composed:
+    def _on_conflict(self, insert: Statement, clause: str) -> Composed:
         composed: Composed = insert + SQL(clause)
         return composed
 
-    def write(self, cursor: Any, statement: Any, rows: Sequence[tuple[Any, ...]]) -> None:
+    def write(self, cursor: Cursor, statement: Statement, rows: Sequence[tuple[Any, ...]]) -> None:
         if rows:
             cursor.execute(statement, [list(column) for column in zip(*rows, strict=True)])
 
@@ -334,5 +335,5 @@ class PostgresDialect(Dialect):
         return composed
 
     @staticmethod
-    def values(row: Any) -> tuple[Any, ...]:
+    def values(row: Row) -> tuple[Any, ...]:
         return tuple(row.values())

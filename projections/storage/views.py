@@ -66,6 +66,7 @@ from ledger.settings import store_env
 from ledger.store import LedgerBase
 from projections.storage.dialect import Dialect, PostgresDialect, SQLiteDialect
 from projections.storage.tables import Kind, Table, columns, nullable
+from projections.storage.types import Cursor
 
 
 class Writer(Protocol):
@@ -145,7 +146,7 @@ class PagedView(TrackingRecorder, ABC, Generic[W]):
     datastore: Any
 
     @abstractmethod
-    def writer(self, cursor: Any) -> W:
+    def writer(self, cursor: Cursor) -> W:
         """What a page's events write their rows through, in the page's transaction."""
 
     def position(self, application_name: str) -> int:

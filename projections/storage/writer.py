@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from projections.storage.dialect import Dialect
+from projections.storage.types import Cursor
 
 R = TypeVar("R")
 
@@ -28,7 +29,12 @@ class BatchWriter:
     """
 
     def __init__(
-        self, cursor: Any, dialect: Dialect, statements: Mapping[str, str], order: Sequence[str], exact: Iterable[str]
+        self,
+        cursor: Cursor,
+        dialect: Dialect,
+        statements: Mapping[str, str],
+        order: Sequence[str],
+        exact: Iterable[str],
     ) -> None:
         self.cursor = cursor
         self.dialect = dialect

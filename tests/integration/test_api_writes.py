@@ -192,7 +192,7 @@ CONTRACT_WRITES = {
     "/v1/claims/{claim_id}/reversal",
     "/v1/policies",
 }
-"""The writes of DESIGN.md's HTTP contract (v1)."""
+"""The writes of the HTTP contract (v1, docs/design.md)."""
 
 
 def elder_body() -> dict[str, Any]:

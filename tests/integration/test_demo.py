@@ -239,7 +239,7 @@ def event_count(url: str) -> int:
         ledger.close()
 
 
-# An audit of the anomaly rules, written from DESIGN.md -----------------------------------
+# An audit of the anomaly rules, written from docs/design.md -----------------------------------
 
 
 def county_day(moment: datetime) -> date:
