@@ -84,6 +84,7 @@ class Dialect(ABC):
         self.view_name = view_name
         self.tables = {t.suffix: t for t in tables}
         self._rendered: dict[str, Any] = {}
+        self._row_coders: dict[str, list[Callable[[Any], Any] | None]] = {}
 
     # Names --------------------------------------------------------------------------------
 
@@ -184,12 +185,12 @@ class Dialect(ABC):
 
     # Values -------------------------------------------------------------------------------
 
-    def encode(self, kind: Kind, value: SQLValue) -> Statement:
+    def encode(self, kind: Kind, value: SQLValue) -> SQLValue:
         """A value as this store keeps a column of that kind (None stays None)."""
         coder = self.encoders.get(kind)
         return value if value is None or coder is None else coder(value)
 
-    def decode(self, kind: Kind, value: SQLValue) -> Statement:
+    def decode(self, kind: Kind, value: SQLValue) -> SQLValue:
         coder = self.decoders.get(kind)
         return value if value is None or coder is None else coder(value)
 
@@ -197,9 +198,14 @@ class Dialect(ABC):
         """Many keys as the one parameter of an ``{any_of}``."""
         return [self.encode(kind, v) for v in values]
 
-    def row(self, table: Table, values: Sequence[Any]) -> tuple[Any, ...]:
+    def row(self, table: Table, values: Sequence[SQLValue]) -> tuple[SQLValue, ...]:
         """A row of the table to write, its values encoded by their columns' kinds."""
-        return tuple(self.encode(c.kind, v) for c, v in zip(table.columns, values, strict=True))
+        coders = self._row_coders.get(table.suffix)
+        if coders is None:  # looked up once per table: a rebuild encodes every column of every row
+            coders = self._row_coders[table.suffix] = [self.encoders.get(c.kind) for c in table.columns]
+        if len(values) != len(coders):
+            raise ValueError(f"{table.suffix}: {len(values)} values for {len(coders)} columns")
+        return tuple(v if f is None or v is None else f(v) for f, v in zip(coders, values, strict=True))
 
     def decode_row(self, row: Row, kinds: Mapping[str, Kind]) -> dict[str, Any]:
         """A fetched row as a dict, the columns named in ``kinds`` decoded (nulls stay None)."""
