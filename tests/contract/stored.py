@@ -36,9 +36,6 @@ SAMPLES = Path(__file__).parent / "samples"
 
 GENERATION = re.compile(r"^v(\d+)$")
 
-SKIPPED_MODULES = frozenset({"ledger.__main__"})
-"""Importing ``python -m ledger``'s entry point would run it."""
-
 EventClass = type[CanMutateAggregate[Any]]
 
 
@@ -128,8 +125,7 @@ def load_all(root: Path = SAMPLES) -> list[Sample]:
 
 def ledger_modules() -> Iterator[str]:
     for module in pkgutil.walk_packages(ledger.__path__, prefix="ledger."):
-        if module.name not in SKIPPED_MODULES:
-            yield module.name
+        yield module.name
 
 
 def ledger_aggregates() -> list[type[Aggregate]]:

@@ -1,7 +1,7 @@
 """A projection worker killed with SIGKILL at random points, restarted each time, ends identical to a
 clean rebuild — on a SQLite file and on PostgreSQL.
 
-The worker is the real thing, ``python -m ledger projections run`` (every registered read model
+The worker is the real thing, ``python -m tiexin projections run`` (every registered read model
 whose module imports), with small pages so that a catch-up spans many view transactions. Each
 cycle restarts it and kills it at a random point: most cycles when one of its views (chosen at
 random) passes a random position of the log, so the kill lands in the middle of a catch-up; every
