@@ -18,8 +18,9 @@ import pytest
 
 from ledger.application import Ledger
 from projections.health import HealthProjection, HealthView, open_health_view
-from projections.runner import Runner
 from tests.builders import COORDINATOR, Pair, as_volunteer, event_count, make_pair, visit_at
+from tests.views import caught_up as run_caught_up
+from tests.views import views_on
 
 FEB = datetime(2026, 2, 2, 1, 0, tzinfo=UTC)
 
@@ -28,16 +29,8 @@ OpenView = Callable[..., HealthView]
 
 @pytest.fixture
 def open_view(store_url: str) -> Iterator[OpenView]:
-    opened: list[HealthView] = []
-
-    def opener(name: str = "health") -> HealthView:
-        view = open_health_view(store_url, name)
-        opened.append(view)
-        return view
-
-    yield opener
-    for view in opened:
-        view.close()
+    with views_on(store_url, open_health_view, "health") as opener:
+        yield opener
 
 
 @pytest.fixture
@@ -46,10 +39,7 @@ def ledger(store_url: str, open_store: Callable[[str], Ledger]) -> Ledger:
 
 
 def caught_up(ledger: Ledger, view: HealthView, page_size: int = 500) -> HealthView:
-    runner = Runner(ledger, HealthProjection(view), page_size=page_size)
-    runner.run_once()
-    assert runner.state.status == "caught_up", runner.state
-    return view
+    return run_caught_up(ledger, HealthProjection(view), page_size).health
 
 
 def visit(ledger: Ledger, pair: Pair, start: datetime, kind: str = "medical", **readings: Any) -> UUID:

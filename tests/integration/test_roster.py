@@ -25,6 +25,8 @@ from projections.roster import RosterProjection, RosterView, open_roster_view, p
 from projections.runner import Runner
 from tests.builders import COORDINATOR, event_count, make_pair, visit_at
 from tests.conftest import Clock, fresh_postgres_schema
+from tests.views import caught_up as run_caught_up
+from tests.views import views_on
 from tiexin.demo.generator import DemoSummary, run_demo
 
 FEB = datetime(2026, 2, 2, 1, 0, tzinfo=UTC)  # 09:00 in the county
@@ -35,16 +37,8 @@ OpenView = Callable[..., RosterView]
 
 @pytest.fixture
 def open_view(store_url: str) -> Iterator[OpenView]:
-    opened: list[RosterView] = []
-
-    def opener(name: str = "roster") -> RosterView:
-        view = open_roster_view(store_url, name)
-        opened.append(view)
-        return view
-
-    yield opener
-    for view in opened:
-        view.close()
+    with views_on(store_url, open_roster_view, "roster") as opener:
+        yield opener
 
 
 @pytest.fixture
@@ -53,9 +47,7 @@ def ledger(store_url: str, open_store: Callable[[str], Ledger]) -> Ledger:
 
 
 def caught_up(ledger: Ledger, view: RosterView, page_size: int = 500) -> RosterView:
-    runner = Runner(ledger, RosterProjection(view), page_size=page_size)
-    runner.run_once()
-    assert runner.state.status == "caught_up", runner.state
+    run_caught_up(ledger, RosterProjection(view), page_size)
     return view
 
 

@@ -31,6 +31,8 @@ from projections.runner import Runner
 from projections.scores import ScoresProjection, ScoresView, ScoresWriter, VolunteerScore, open_scores_view
 from tests.builders import COORDINATOR, EVALUATOR, Pair, event_count, make_pair, visit_at
 from tests.conftest import Clock, fresh_postgres_schema
+from tests.views import caught_up as run_caught_up
+from tests.views import views_on
 from tiexin.demo.generator import run_demo
 
 EVALUATOR_2 = Provenance("evaluator-2", "evaluator")
@@ -46,24 +48,13 @@ def ledger(store_url: str, open_store: Callable[[str], Ledger]) -> Ledger:
 
 @pytest.fixture
 def open_view(store_url: str) -> Iterator[OpenView]:
-    opened: list[ScoresView] = []
-
-    def opener(name: str = "scores") -> ScoresView:
-        view = open_scores_view(store_url, name)
-        opened.append(view)
-        return view
-
-    yield opener
-    for view in opened:
-        view.close()
+    with views_on(store_url, open_scores_view, "scores") as opener:
+        yield opener
 
 
 def caught_up(ledger: Ledger, view: ScoresView, page_size: int = 5) -> ScoresProjection:
     """The projection on ``view``, caught up in small pages (so a visit's events span pages)."""
-    runner: Runner[ScoresWriter] = Runner(ledger, ScoresProjection(view), page_size=page_size)
-    runner.run_once()
-    assert (runner.state.status, runner.state.failure) == ("caught_up", None)
-    return runner.projection  # type: ignore[return-value]
+    return run_caught_up(ledger, ScoresProjection(view), page_size)
 
 
 def positions(ledger: Ledger, topic: str, *ids: UUID) -> list[int]:
