@@ -45,7 +45,7 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         return cls(
-            database_url=env.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL,
+            database_url=database_url(env),
             projections=projections if projections is not None else parse_projections(env.get(PROJECTIONS_ENV, "")),
             metrics_dir=env.get(METRICS_DIR_ENV) or None,
         )
@@ -72,9 +72,10 @@ class Settings:
         return ApiSettings(database_url=self.database_url, projections=self.projections, metrics_dir=self.metrics_dir)
 
 
-def database_url() -> str:
+def database_url(environ: Mapping[str, str] | None = None) -> str:
     """``TIEXIN_DATABASE_URL``, or the default SQLite file in the working directory."""
-    return os.environ.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
+    env = os.environ if environ is None else environ
+    return env.get(DATABASE_URL_ENV) or DEFAULT_DATABASE_URL
 
 
 def parse_projections(value: str) -> bool | None:

@@ -196,7 +196,7 @@ class PagedView(TrackingRecorder, ABC, Generic[W]):
         """Write the runner's status for ``application_name`` in a short transaction of its own."""
         row = self.dialect.row(STATUS, (application_name, *(getattr(status, c) for c in STATUS_COLUMNS)))
         with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(self._status_upsert, row)
+            self.dialect.write(cursor, self.dialect.upsert(STATUS), [row])
 
     def saved_status(self, application_name: str) -> SavedStatus | None:
         """The runner's status as last saved (None: no runner ever saved one)."""
@@ -208,15 +208,6 @@ class PagedView(TrackingRecorder, ABC, Generic[W]):
         found = self.dialect.decode_row(row, STATUS.kinds)
         del found["application_name"]
         return SavedStatus(**found)
-
-    @property
-    def _status_upsert(self) -> Any:
-        marks = ", ".join("?" * len(STATUS.columns))
-        updates = ", ".join(f"{c} = excluded.{c}" for c in STATUS_COLUMNS)
-        return self.dialect.render(
-            f"INSERT INTO {{runner_status}} ({', '.join(STATUS.names)}) VALUES ({marks}) "
-            f"ON CONFLICT (application_name) DO UPDATE SET {updates}"
-        )
 
     def contents(self) -> dict[str, list[tuple[Any, ...]]]:
         """Every row of the view's own tables, by table suffix, in a canonical order.
