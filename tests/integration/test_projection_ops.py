@@ -30,6 +30,7 @@ from projections.service import ProjectionService, describe, read_status, runnin
 from projections.storage import SavedStatus
 from tests.builders import Pair, event_count, make_pair, visit_at
 from tests.conftest import Clock
+from tests.views import views_on
 
 FEB = datetime(2026, 2, 2, 1, 0, tzinfo=UTC)
 
@@ -68,17 +69,9 @@ def ledger(store_url: str, open_store: Callable[[str], Ledger]) -> Ledger:
 
 
 @pytest.fixture
-def views(store_url: str) -> Iterator[Callable[[str], HistoryView]]:
-    opened: list[HistoryView] = []
-
-    def opener(name: str = "history") -> HistoryView:
-        view = open_history_view(store_url, name)
-        opened.append(view)
-        return view
-
-    yield opener
-    for view in opened:
-        view.close()
+def views(store_url: str) -> Iterator[Callable[..., HistoryView]]:
+    with views_on(store_url, open_history_view, "history") as opener:
+        yield opener
 
 
 def some_visits(ledger: Ledger, pair: Pair, count: int, clock: Clock) -> None:

@@ -20,6 +20,7 @@ from projections.history import HistoryProjection, HistoryRow, HistoryView, Hist
 from projections.runner import Runner
 from tests.builders import COORDINATOR, Pair, event_count, make_pair, visit_at
 from tests.conftest import Clock
+from tests.views import views_on
 
 FEB = datetime(2026, 2, 2, 1, 0, tzinfo=UTC)
 
@@ -29,16 +30,8 @@ OpenView = Callable[..., HistoryView]
 @pytest.fixture
 def open_view(store_url: str) -> Iterator[OpenView]:
     """Open history views on the test's store (several may share one); all closed afterwards."""
-    opened: list[HistoryView] = []
-
-    def opener(name: str = "history") -> HistoryView:
-        view = open_history_view(store_url, name)
-        opened.append(view)
-        return view
-
-    yield opener
-    for view in opened:
-        view.close()
+    with views_on(store_url, open_history_view, "history") as opener:
+        yield opener
 
 
 @pytest.fixture
