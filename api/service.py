@@ -24,7 +24,7 @@ SCAN_PAGE = 500
 
 def open_api_ledger(settings: ApiSettings) -> Ledger:
     """The ledger on the settings' store and clock, with the default policies and the home county."""
-    ledger = open_ledger(settings.database_url, clock=settings.clock)
+    ledger = open_ledger(settings.database_url, master_key=settings.master_key, clock=settings.clock)
     try:
         ensure_home_county(ledger)
     except BaseException:

@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from ledger.counties import LIANSHUI
@@ -17,6 +17,8 @@ from ledger.store import utc_now
 @dataclass(frozen=True)
 class ApiSettings:
     database_url: str
+    master_key: bytes | None = field(repr=False)
+    """Opens the persons' keys (the composition root reads it: TIEXIN_MASTER_KEY or its file)."""
     home_county: str = LIANSHUI
     """The county a request means when it names none."""
     idempotency_wait: float = 3.0

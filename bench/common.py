@@ -80,11 +80,15 @@ class Clock:
         return self.now
 
 
+BENCH_MASTER_KEY = bytes(range(32))
+"""The benchmarks' stores are throwaway: one fixed master key opens them all."""
+
+
 def open_bench_ledger(url: str, clock: Clock, overrides: dict[str, str]) -> Ledger:
     """The ledger as the composition root opens it, plus any library settings being tried out."""
     if not overrides:
-        return open_ledger(url, clock=clock)
-    ledger = Ledger({**store_env(url), **overrides}, clock=clock)
+        return open_ledger(url, master_key=BENCH_MASTER_KEY, clock=clock)
+    ledger = Ledger({**store_env(url), **overrides}, master_key=BENCH_MASTER_KEY, clock=clock)
     ledger.ensure_default_policies()
     return ledger
 

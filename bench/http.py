@@ -19,6 +19,7 @@ as a ratio to the bare endpoint's requests/s, and the GET's p99.
 from __future__ import annotations
 
 import argparse
+import base64
 import http.client
 import itertools
 import json
@@ -36,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.common import BENCH_MASTER_KEY
 from tiexin.demo.generator import run_demo
 
 
@@ -231,9 +233,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="tiexin-bench-http-") as directory:
         url = f"sqlite:///{Path(directory) / 'tiexin.db'}"
-        summary = run_demo(url, seed=1)
+        summary = run_demo(url, seed=1, master_key=BENCH_MASTER_KEY)
         print(f"demo store: {summary.total_events:,} events", flush=True)
-        env = {**os.environ, "TIEXIN_DATABASE_URL": url}
+        env = {
+            **os.environ,
+            "TIEXIN_DATABASE_URL": url,
+            "TIEXIN_MASTER_KEY": base64.b64encode(BENCH_MASTER_KEY).decode(),
+        }
         coordinator = tiexin(env, "keys", "create", "--role", "coordinator", "--name", "bench-coordinator")
         port = free_port()
         server = start_server(env, port)

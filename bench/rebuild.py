@@ -29,7 +29,7 @@ from typing import Any
 
 import psycopg
 
-from bench.common import postgres_admin_url
+from bench.common import BENCH_MASTER_KEY, postgres_admin_url
 from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
 from ledger.settings import store_env
@@ -66,7 +66,7 @@ def demo_store(scale: int, seed: int) -> str:
         conn.execute(f"CREATE SCHEMA {schema}")
     print(f"building a demo of {scale} counties (seed {seed}) in schema {schema}; reused next time", flush=True)
     try:
-        summary = run_demo(url, seed=seed, scale=scale)
+        summary = run_demo(url, seed=seed, scale=scale, master_key=BENCH_MASTER_KEY)
     except BaseException:
         with psycopg.connect(admin, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
@@ -160,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     url = demo_store(args.scale, args.seed)
-    ledger = open_ledger(url)
+    ledger = open_ledger(url, master_key=BENCH_MASTER_KEY)
     head = ledger.recorder.max_notification_id() or 0
     print(f"log: {head:,} events ({args.scale} counties, seed {args.seed})", flush=True)
 

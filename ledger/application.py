@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import LRUCache
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
@@ -34,6 +35,7 @@ from ledger.errors import InvalidInput, RuleViolation
 from ledger.evaluations import Evaluation, EvaluationSlot, check_period, slot_id
 from ledger.pairings import Caseload, Pairing, caseload_id
 from ledger.policies import DEFAULT_EFFECTIVE_FROM, DEFAULT_PARAMETERS, Policy, PolicyKind, policy_id
+from ledger.privacy import PersonalDataRead
 from ledger.store import LedgerBase, Written, command, store_errors_translated, utc_now
 from ledger.subsidy import ClaimableVisit, price_claim
 from ledger.visits import Visit, VisitStatus
@@ -136,6 +138,49 @@ class Ledger(LedgerBase):
         elder = self._get(Elder, elder_id, "elder", expected_version=expected_version)
         elder.depart(kind=kind, on=on, now=self._now(), meta=by)
         return self._save(elder)
+
+    # Privacy ------------------------------------------------------------------------------
+
+    @command
+    def forget_elder(
+        self, elder_id: UUID, *, reason: str, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        """Destroy an elder's key, then record ``Forgotten`` (:mod:`ledger.privacy`)."""
+        elder = self._get(Elder, elder_id, "elder", expected_version=expected_version)
+        elder.forget(reason=reason, now=self._now(), meta=by)
+        return self._forget_subject(elder)
+
+    @command
+    def forget_volunteer(
+        self, volunteer_id: UUID, *, reason: str, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        """Destroy a volunteer's key, then record ``Forgotten`` (:mod:`ledger.privacy`)."""
+        volunteer = self._get(Volunteer, volunteer_id, "volunteer", expected_version=expected_version)
+        volunteer.forget(reason=reason, now=self._now(), meta=by)
+        return self._forget_subject(volunteer)
+
+    def _forget_subject(self, person: Elder | Volunteer) -> Written:
+        """The key goes first: a crash in between leaves the person unreadable, and a retry records the event."""
+        self.keyring.forget(person.id, self._now().isoformat())
+        self._drop_cached_aggregates()  # the cached visits of this person hold their data in memory
+        return self._save(person)
+
+    def _drop_cached_aggregates(self) -> None:
+        cache = self.repository.cache
+        if isinstance(cache, LRUCache):
+            cache.clear()
+
+    def is_forgotten(self, subject_id: UUID) -> bool:
+        """Whether a person's key is destroyed (asked of the key table: another process may have forgotten them)."""
+        return self.keyring.is_forgotten(subject_id, fresh=True)
+
+    @command
+    def record_personal_data_read(self, *, subject_kind: str, subject_id: UUID, reason: str, by: Provenance) -> Written:
+        """Record that ``by`` read a person's personal data, and why (an auditor naming a record)."""
+        read = PersonalDataRead.record(
+            subject_kind=subject_kind, subject_id=subject_id, reason=reason, now=self._now(), meta=by, id=self.new_id()
+        )
+        return self._save(read)
 
     # Volunteers ---------------------------------------------------------------------------
 

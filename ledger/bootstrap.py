@@ -19,17 +19,21 @@ from ledger.settings import redact, store_env
 def open_ledger(
     url: str,
     *,
+    master_key: bytes | None,
     clock: Callable[[], datetime] = utc_now,
     new_id: Callable[[], UUID] = uuid4,
 ) -> Ledger:
     """Open the ledger on the store a URL names, with the default policies adopted.
+
+    ``master_key`` opens the persons' keys (:mod:`ledger.personal`): the composition root reads
+    it from ``TIEXIN_MASTER_KEY`` or its key file.
 
     Raises ConfigurationError for a bad URL and StoreUnavailable, with one line saying why,
     when the store cannot be opened.
     """
     env = store_env(url)
     with store_errors_translated(f"the store at {redact(url)}"):
-        ledger = Ledger(env, clock=clock, new_id=new_id)
+        ledger = Ledger(env, master_key=master_key, clock=clock, new_id=new_id)
         ledger.ensure_default_policies()
     return ledger
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -228,6 +228,11 @@ class Claim(Aggregate):
         self.approved_on: date | None = None
 
     @property
+    def personal_subject(self) -> UUID:
+        """Free text about it (a reason, a comment) is the volunteer's personal data."""
+        return self.volunteer_id
+
+    @property
     def visit_ids(self) -> list[UUID]:
         return [item["visit_id"] for item in self.items]
 
@@ -259,6 +264,8 @@ class Claim(Aggregate):
 
     class Rejected(Aggregate.Event):
         TOPIC = "tiexin.claim.Rejected"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("reason",)
+        SUBJECT: ClassVar[str | None] = None  # the claim's volunteer (personal_subject)
         by: str
         reason: str
         timestamp: datetime
@@ -299,6 +306,8 @@ class Claim(Aggregate):
 
     class Reversed(Aggregate.Event):
         TOPIC = "tiexin.claim.Reversed"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("reason",)
+        SUBJECT: ClassVar[str | None] = None  # the claim's volunteer (personal_subject)
         by: str
         reason: str
         timestamp: datetime

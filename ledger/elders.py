@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -15,6 +16,8 @@ from eventsourcing.domain import Aggregate, event
 from ledger.common import Provenance, county_date, require_choice, require_text
 from ledger.counties import County
 from ledger.errors import InvalidInput, RuleViolation
+from ledger.personal import FORGOTTEN
+from ledger.privacy import check_forget_reason, check_not_forgotten
 
 
 class Sex(StrEnum):
@@ -84,6 +87,8 @@ class Elder(Aggregate):
 
     class Registered(Aggregate.Created):
         TOPIC = "tiexin.elder.Registered"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("name", "birth_date", "address", "phone", "notes")
+        SUBJECT: ClassVar[str | None] = "originator_id"
         county: str
         name: str
         birth_date: date
@@ -111,7 +116,7 @@ class Elder(Aggregate):
     ) -> None:
         self.county = county
         self.name = name
-        self.birth_date = birth_date
+        self.birth_date: date | None = birth_date
         self.sex = sex
         self.township = township
         self.address = address
@@ -119,6 +124,11 @@ class Elder(Aggregate):
         self.notes = notes
         self.departed_on: date | None = None
         self.departure_kind: str | None = None
+        self.forgotten = False
+
+    @property
+    def personal_subject(self) -> UUID:
+        return self.id
 
     def relocate(self, county: County, *, township: str, address: str, now: datetime, meta: Provenance) -> None:
         self.check_not_departed("relocate")
@@ -131,6 +141,8 @@ class Elder(Aggregate):
 
     class Relocated(Aggregate.Event):
         TOPIC = "tiexin.elder.Relocated"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("address",)
+        SUBJECT: ClassVar[str | None] = "originator_id"
         township: str
         address: str
         timestamp: datetime
@@ -148,7 +160,7 @@ class Elder(Aggregate):
             raise InvalidInput("date", "must be a calendar date")
         if on > county_date(now):
             raise InvalidInput("date", "a departure cannot be recorded ahead of time")
-        if on < self.birth_date:
+        if self.birth_date is not None and on < self.birth_date:
             raise InvalidInput("date", "a departure cannot precede the birth date")
         self._departed(kind=require_choice("kind", kind, DepartureKind), on=on, timestamp=now, meta=meta)
 
@@ -163,6 +175,26 @@ class Elder(Aggregate):
     def _departed(self, kind: str, on: date, timestamp: datetime, meta: Provenance) -> None:
         self.departure_kind = kind
         self.departed_on = on
+
+    def forget(self, *, reason: str, now: datetime, meta: Provenance) -> None:
+        """Record that the elder's key was destroyed (:mod:`ledger.privacy`); once only."""
+        check_not_forgotten("elder", self.id, self.forgotten)
+        self._forgotten(reason=check_forget_reason(reason), timestamp=now, meta=meta)
+
+    class Forgotten(Aggregate.Event):
+        """The elder's personal data can no longer be read: their key is destroyed. Carries nothing personal."""
+
+        TOPIC = "tiexin.elder.Forgotten"
+        FORGETS_SUBJECT: ClassVar[bool] = True
+        reason: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Forgotten)
+    def _forgotten(self, reason: str, timestamp: datetime, meta: Provenance) -> None:
+        self.forgotten = True
+        self.name = self.address = self.phone = self.notes = FORGOTTEN
+        self.birth_date = None
 
     @property
     def status(self) -> ElderStatus:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
+from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -128,6 +129,8 @@ class Evaluation(Aggregate):
 
     class Submitted(Aggregate.Created):
         TOPIC = "tiexin.evaluation.Submitted"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("comment",)
+        SUBJECT: ClassVar[str | None] = "volunteer_id"
         volunteer_id: UUID
         period: str
         evaluator_id: str
@@ -154,6 +157,11 @@ class Evaluation(Aggregate):
         self.withdrawn = False
 
     @property
+    def personal_subject(self) -> UUID:
+        """Free text about it (a reason, a comment) is the volunteer's personal data."""
+        return self.volunteer_id
+
+    @property
     def mean(self) -> Decimal:
         return Decimal(sum(self.criteria.values())) / len(self.criteria)
 
@@ -165,6 +173,8 @@ class Evaluation(Aggregate):
 
     class Withdrawn(Aggregate.Event):
         TOPIC = "tiexin.evaluation.Withdrawn"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("reason",)
+        SUBJECT: ClassVar[str | None] = None  # the evaluated volunteer (personal_subject)
         reason: str
         timestamp: datetime
         meta: Provenance

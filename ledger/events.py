@@ -23,6 +23,7 @@ from ledger.elders import Elder
 from ledger.evaluations import Evaluation, EvaluationSlot
 from ledger.pairings import Caseload, Pairing
 from ledger.policies import Policy
+from ledger.privacy import PersonalDataRead
 from ledger.visits import Visit
 from ledger.volunteers import Volunteer
 
@@ -43,6 +44,7 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     Policy,
     EvaluationSlot,
     Evaluation,
+    PersonalDataRead,
 )
 """Every aggregate of the ledger, the guards (claimed visit, allowance, caseload, evaluation slot) too."""
 

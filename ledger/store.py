@@ -19,11 +19,21 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, PersistenceError
+from eventsourcing.persistence import (
+    EventStore,
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    Notification,
+    PersistenceError,
+    Recording,
+)
 from eventsourcing.utils import Environment
 
 from ledger.common import require_aware
 from ledger.errors import ConflictError, InvalidInput, NotFound, StoreUnavailable, VersionMismatch, first_line
+from ledger.keystore import key_store_of
+from ledger.personal import Keyring, PersonalDataMapper
 from ledger.transcodings import DateAsISO, ProvenanceAsDict
 
 P = ParamSpec("P")
@@ -77,6 +87,30 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class PersonalEventStore(EventStore[UUID]):
+    """The library's event store, writing the persons' keys made while encoding just before the events."""
+
+    def __init__(self, mapper: Mapper[UUID], recorder: Any, keyring: Keyring) -> None:
+        super().__init__(mapper, recorder)
+        self.keyring = keyring
+
+    def put(self, domain_events: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        stored = [self.mapper.to_stored_event(event) for event in domain_events]
+        self.keyring.commit_new_keys()
+        recordings = []
+        ids = self.recorder.insert_events(stored, **kwargs)
+        for event, record, notification_id in zip(domain_events, stored, ids or [], strict=False):
+            notification = Notification(
+                originator_id=record.originator_id,
+                originator_version=record.originator_version,
+                topic=record.topic,
+                state=record.state,
+                id=notification_id,
+            )
+            recordings.append(Recording(event, notification))
+        return recordings
+
+
 class LedgerBase(Application[UUID]):
     """An eventsourcing application with tiexin's settings, value types and unit of work."""
 
@@ -86,13 +120,18 @@ class LedgerBase(Application[UUID]):
         self,
         env: dict[str, str] | None = None,
         *,
+        master_key: bytes | None,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], UUID] = uuid4,
+        random_bytes: Callable[[int], bytes] | None = None,
     ) -> None:
+        """``master_key`` opens the persons' keys (:mod:`ledger.personal`); ``random_bytes`` is for the samples only."""
         self.clock = clock
         self.new_id = new_id
         self._batch = threading.local()
+        self.keyring = Keyring(master_key) if random_bytes is None else Keyring(master_key, random_bytes=random_bytes)
         super().__init__(env or {})
+        self.keyring.attach(key_store_of(self), self._now().isoformat())
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         """A subclass (a test's instrumented ledger) must still read and write tiexin's tables."""
@@ -107,6 +146,24 @@ class LedgerBase(Application[UUID]):
         it stays right when other processes write too.
         """
         return Environment(name, {**DEFAULT_SETTINGS, **(env or {})})
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        """The library's mapper, sealing and opening personal fields (:mod:`ledger.personal`)."""
+        return PersonalDataMapper(self.construct_transcoder(), self.keyring, self._now)
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        return PersonalEventStore(self.mapper, self.recorder, self.keyring)
+
+    def _record(self, processing_event: Any) -> list[Recording[UUID]]:
+        """Save, telling the mapper whose each aggregate's events are (its ``personal_subject``)."""
+        subjects = {
+            ident: subject
+            for ident, aggregate in processing_event.aggregates.items()
+            if (subject := getattr(aggregate, "personal_subject", None)) is not None
+        }
+        with self.keyring.saving(subjects):
+            recordings: list[Recording[UUID]] = super()._record(processing_event)
+        return recordings
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

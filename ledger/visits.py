@@ -15,7 +15,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -176,6 +176,8 @@ class Visit(Aggregate):
 
     class Recorded(Aggregate.Created):
         TOPIC = "tiexin.visit.Recorded"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("readings", "notes")
+        SUBJECT: ClassVar[str | None] = "elder_id"
         pairing_id: UUID
         volunteer_id: UUID
         elder_id: UUID
@@ -231,6 +233,11 @@ class Visit(Aggregate):
         self.unlocked = False
 
     @property
+    def personal_subject(self) -> UUID:
+        """A visit's personal data (readings, notes, comments) is its elder's."""
+        return self.elder_id
+
+    @property
     def day(self) -> date:
         """The county date the visit belongs to (its start)."""
         return county_date(self.started_at)
@@ -281,6 +288,8 @@ class Visit(Aggregate):
 
     class Disputed(Aggregate.Event):
         TOPIC = "tiexin.visit.Disputed"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("comment",)
+        SUBJECT: ClassVar[str | None] = None  # the visit's elder (personal_subject)
         reason_code: str
         comment: str
         timestamp: datetime
@@ -301,6 +310,8 @@ class Visit(Aggregate):
 
     class FeedbackGiven(Aggregate.Event):
         TOPIC = "tiexin.visit.FeedbackGiven"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("comment",)
+        SUBJECT: ClassVar[str | None] = None  # the visit's elder (personal_subject)
         rating: int
         comment: str
         timestamp: datetime
@@ -336,6 +347,8 @@ class Visit(Aggregate):
 
     class Unlocked(Aggregate.Event):
         TOPIC = "tiexin.visit.Unlocked"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("reason",)
+        SUBJECT: ClassVar[str | None] = None  # the visit's elder (personal_subject)
         reason: str
         timestamp: datetime
         meta: Provenance
@@ -374,6 +387,8 @@ class Visit(Aggregate):
 
     class Amended(Aggregate.Event):
         TOPIC = "tiexin.visit.Amended"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("changes.readings", "changes.notes")
+        SUBJECT: ClassVar[str | None] = None  # the visit's elder (personal_subject)
         changes: dict[str, Any]
         reason_code: str
         timestamp: datetime

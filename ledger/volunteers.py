@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -16,6 +17,8 @@ from eventsourcing.domain import Aggregate, event
 from ledger.common import Provenance, county_date, require_choice, require_text
 from ledger.counties import County
 from ledger.errors import InvalidInput, RuleViolation
+from ledger.personal import FORGOTTEN
+from ledger.privacy import check_forget_reason, check_not_forgotten
 
 
 class Profession(StrEnum):
@@ -72,6 +75,8 @@ class Volunteer(Aggregate):
 
     class Recruited(Aggregate.Created):
         TOPIC = "tiexin.volunteer.Recruited"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("name", "phone")
+        SUBJECT: ClassVar[str | None] = "originator_id"
         county: str
         name: str
         unit: str
@@ -101,6 +106,11 @@ class Volunteer(Aggregate):
         self.township = township
         self.status = VolunteerStatus.ACTIVE
         self.training_hours: dict[int, Decimal] = {}
+        self.forgotten = False
+
+    @property
+    def personal_subject(self) -> UUID:
+        return self.id
 
     def complete_training(self, *, course: str, hours: Decimal, on: date, now: datetime, meta: Provenance) -> None:
         self.check_not_retired("record training")
@@ -132,6 +142,8 @@ class Volunteer(Aggregate):
 
     class Suspended(Aggregate.Event):
         TOPIC = "tiexin.volunteer.Suspended"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("reason",)
+        SUBJECT: ClassVar[str | None] = "originator_id"
         reason: str
         timestamp: datetime
         meta: Provenance
@@ -147,6 +159,8 @@ class Volunteer(Aggregate):
 
     class Reinstated(Aggregate.Event):
         TOPIC = "tiexin.volunteer.Reinstated"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("reason",)
+        SUBJECT: ClassVar[str | None] = "originator_id"
         reason: str
         timestamp: datetime
         meta: Provenance
@@ -161,6 +175,8 @@ class Volunteer(Aggregate):
 
     class Retired(Aggregate.Event):
         TOPIC = "tiexin.volunteer.Retired"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("reason",)
+        SUBJECT: ClassVar[str | None] = "originator_id"
         reason: str
         timestamp: datetime
         meta: Provenance
@@ -168,6 +184,25 @@ class Volunteer(Aggregate):
     @event(Retired)
     def _retired(self, reason: str, timestamp: datetime, meta: Provenance) -> None:
         self.status = VolunteerStatus.RETIRED
+
+    def forget(self, *, reason: str, now: datetime, meta: Provenance) -> None:
+        """Record that the volunteer's key was destroyed (:mod:`ledger.privacy`); once only."""
+        check_not_forgotten("volunteer", self.id, self.forgotten)
+        self._forgotten(reason=check_forget_reason(reason), timestamp=now, meta=meta)
+
+    class Forgotten(Aggregate.Event):
+        """The volunteer's personal data can no longer be read: their key is destroyed. Carries nothing personal."""
+
+        TOPIC = "tiexin.volunteer.Forgotten"
+        FORGETS_SUBJECT: ClassVar[bool] = True
+        reason: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Forgotten)
+    def _forgotten(self, reason: str, timestamp: datetime, meta: Provenance) -> None:
+        self.forgotten = True
+        self.name = self.phone = FORGOTTEN
 
     def check_active(self, action: str) -> None:
         """Only an active volunteer is paired, visits or claims."""

@@ -69,6 +69,7 @@ def replay_as_of(
     known_on: date | datetime | None = None,
     ledger: Application[Any] | None = None,
     page_size: int = REPLAY_PAGE_SIZE,
+    master_key: bytes | None = None,
 ) -> Iterator[PagedProjection[Any]]:
     """The read model ``name`` as of ``position`` and/or ``known_on``, in a throwaway view."""
     if position is not None and (isinstance(position, bool) or not isinstance(position, int) or position < 0):
@@ -76,7 +77,7 @@ def replay_as_of(
     accept = recorded_by(known_on) if known_on is not None else None
     registry.load(name)
     folder = tempfile.mkdtemp(prefix=f"tiexin-asof-{name}-")
-    log = ledger or open_log(ledger_url)
+    log = ledger or open_log(ledger_url, master_key)
     try:
         projection = registry.open_projection(name, f"sqlite:///{folder}/asof.db")
         try:

@@ -59,8 +59,11 @@ def default_poll_interval(url: str) -> float:
     return SQLITE_POLL_INTERVAL if is_sqlite(url) else POSTGRES_POLL_INTERVAL
 
 
-def open_log(url: str) -> Ledger:
+def open_log(url: str, master_key: bytes | None = None) -> Ledger:
     """The ledger for reading its log only: no default policies are adopted, nothing is written.
+
+    Without ``master_key`` its personal fields stay sealed (:mod:`ledger.personal`): enough for
+    positions and for read models that hold nothing personal, not for the health read model.
 
     Raises StoreUnavailable (one line) if it cannot be opened, or if a SQLite ledger's file does
     not exist (a read side never creates an empty ledger).
@@ -71,7 +74,7 @@ def open_log(url: str) -> Ledger:
         if ":memory:" not in path and "mode=memory" not in path and not Path(path).exists():
             raise StoreUnavailable(f"there is no ledger at {redact(url)} (no such file)")
     with store_errors_translated(f"the store at {redact(url)}"):
-        return Ledger(env)
+        return Ledger(env, master_key=master_key)
 
 
 def open_projections(url: str, names: Sequence[str]) -> dict[str, PagedProjection[Any]]:
@@ -105,13 +108,14 @@ class ProjectionService:
         page_size: int = DEFAULT_PAGE_SIZE,
         listen: bool = True,
         heartbeat: float = DEFAULT_HEARTBEAT,
+        master_key: bytes | None = None,
     ) -> None:
         self.url = url
         chosen = registry.check(names) if names else registry.available()
         if not chosen:
             raise registry.ReadModelUnavailable("no read model is available to run")
         self.poll_interval = poll_interval or default_poll_interval(self.url)
-        self.ledger = ledger or open_log(self.url)
+        self.ledger = ledger or open_log(self.url, master_key)
         self._owns_ledger = ledger is None
         try:
             projections = open_projections(self.url, chosen)

@@ -11,6 +11,7 @@ in-process app of :mod:`tests.harness`, or a real client on a real server.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import itertools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -28,6 +29,23 @@ FINANCE_A = Provenance("finance-a", "finance")
 FINANCE_B = Provenance("finance-b", "finance")
 EVALUATOR = Provenance("evaluator-1", "evaluator")
 TOWNSHIP = "高沟镇"
+MASTER_KEY = bytes(range(32))
+"""The tests' master key (TIEXIN_MASTER_KEY of the processes they start, too: tests/conftest.py)."""
+
+
+def fixed_random(seed: bytes = b"tiexin") -> Callable[[int], bytes]:
+    """Keys and nonces from a fixed stream, so that the same commands store the same bytes (never in production)."""
+    counter = itertools.count()
+
+    def random_bytes(size: int) -> bytes:
+        out = b""
+        while len(out) < size:
+            out += hashlib.sha256(seed + next(counter).to_bytes(8, "big")).digest()
+        return out[:size]
+
+    return random_bytes
+
+
 PAIRED_FROM = date(2026, 1, 1)
 
 

@@ -7,6 +7,7 @@ CI must never count a skipped store as passing.
 
 from __future__ import annotations
 
+import base64
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -19,6 +20,10 @@ import pytest
 from ledger.application import Ledger
 from ledger.bootstrap import ensure_home_county, open_ledger
 from ledger.errors import first_line
+from tests.builders import MASTER_KEY
+
+# Every process the tests start (the CLI, servers) opens its ledger with the tests' master key.
+os.environ.setdefault("TIEXIN_MASTER_KEY", base64.b64encode(MASTER_KEY).decode())
 
 START = datetime(2026, 3, 1, 1, 0, tzinfo=UTC)
 
@@ -99,7 +104,7 @@ def open_store(clock: Clock) -> Iterator[Callable[[str], Ledger]]:
     opened: list[Ledger] = []
 
     def opener(url: str) -> Ledger:
-        ledger = open_ledger(url, clock=clock)
+        ledger = open_ledger(url, clock=clock, master_key=MASTER_KEY)
         ensure_home_county(ledger)
         opened.append(ledger)
         return ledger
@@ -118,7 +123,7 @@ def stored_ledger(store_url: str, open_store: Callable[[str], Ledger]) -> Ledger
 @pytest.fixture
 def ledger(clock: Clock) -> Iterator[Ledger]:
     """A ledger in memory (the library's POPO store) for unit tests: no I/O."""
-    ledger = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=clock)
+    ledger = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"}, master_key=MASTER_KEY, clock=clock)
     ledger.ensure_default_policies()
     ensure_home_county(ledger)
     yield ledger

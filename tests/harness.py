@@ -19,7 +19,7 @@ from api.deps import Services
 from api.keys import KeyStore
 from api.settings import ApiSettings
 from ledger.application import Ledger
-from tests.builders import Staff
+from tests.builders import MASTER_KEY, Staff
 
 STAFF_ROLES = ("coordinator", "finance", "evaluator", "auditor", "admin")
 
@@ -61,7 +61,7 @@ def harness(url: str, *, keys_named: str = "", **settings: Any) -> Iterator[Harn
     """
     from fastapi.testclient import TestClient
 
-    app = create_app(ApiSettings(database_url=url, **{"auth_cache_ttl": 0.0, **settings}))
+    app = create_app(ApiSettings(database_url=url, master_key=MASTER_KEY, **{"auth_cache_ttl": 0.0, **settings}))
     with TestClient(app, raise_server_exceptions=False) as client:
         services: Services = app.state.services
         keys = {role: services.keys.create(role=role, name=keys_named + role)[0] for role in STAFF_ROLES}

@@ -5,6 +5,9 @@
   into the library's settings);
 - ``TIEXIN_PROJECTIONS``: ``in-process`` or ``off`` (unset: in the server's process on SQLite, in
   ``tiexin projections run`` on PostgreSQL);
+- ``TIEXIN_MASTER_KEY``: the master key that wraps every person's key (32 bytes, base64), or
+  ``TIEXIN_MASTER_KEY_FILE``: the file holding it (default ``tiexin-master.key`` in the working
+  directory, created on first use, mode 0600, with a message saying to back it up);
 - ``PROMETHEUS_MULTIPROC_DIR``: a directory shared by the server's workers, so a scrape of any one
   sums them all (prometheus-client's multiprocess mode, which reads it itself too).
 
@@ -15,17 +18,24 @@ Nothing else in ``ledger``, ``projections`` or ``api`` reads the environment: th
 
 from __future__ import annotations
 
+import base64
 import os
+import sys
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from api.settings import ApiSettings
 from ledger.errors import ConfigurationError
+from ledger.personal import load_master_key, new_master_key_text
 
 DATABASE_URL_ENV = "TIEXIN_DATABASE_URL"
 PROJECTIONS_ENV = "TIEXIN_PROJECTIONS"
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+MASTER_KEY_ENV = "TIEXIN_MASTER_KEY"
+MASTER_KEY_FILE_ENV = "TIEXIN_MASTER_KEY_FILE"
 DEFAULT_DATABASE_URL = "sqlite:///tiexin.db"
+DEFAULT_MASTER_KEY_FILE = "tiexin-master.key"
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,8 @@ class Settings:
     """What the environment says, parsed; every process of tiexin starts from one of these."""
 
     database_url: str = DEFAULT_DATABASE_URL
+    master_key: bytes | None = field(default=None, repr=False)
+    """The master key of the persons' keys (:func:`master_key`); None only for a process that reads no personal data."""
     projections: bool | None = None
     """Run the read models in the server's process (None: by store, see :attr:`ApiSettings.projections`)."""
     metrics_dir: str | None = None
@@ -46,6 +58,7 @@ class Settings:
         env = os.environ if environ is None else environ
         return cls(
             database_url=database_url(env),
+            master_key=master_key(env),
             projections=projections if projections is not None else parse_projections(env.get(PROJECTIONS_ENV, "")),
             metrics_dir=env.get(METRICS_DIR_ENV) or None,
         )
@@ -60,6 +73,8 @@ class Settings:
         ``PROMETHEUS_MULTIPROC_DIR`` from it when imported.
         """
         os.environ[DATABASE_URL_ENV] = self.database_url
+        if self.master_key is not None and not os.environ.get(MASTER_KEY_ENV):
+            os.environ[MASTER_KEY_ENV] = base64.b64encode(self.master_key).decode()
         if self.projections is None:
             os.environ.pop(PROJECTIONS_ENV, None)
         else:
@@ -69,7 +84,12 @@ class Settings:
 
     def api(self) -> ApiSettings:
         """The HTTP API's settings: the store, where the read models run, where the workers' metrics meet."""
-        return ApiSettings(database_url=self.database_url, projections=self.projections, metrics_dir=self.metrics_dir)
+        return ApiSettings(
+            database_url=self.database_url,
+            master_key=self.master_key,
+            projections=self.projections,
+            metrics_dir=self.metrics_dir,
+        )
 
 
 def database_url(environ: Mapping[str, str] | None = None) -> str:
@@ -88,3 +108,36 @@ def parse_projections(value: str) -> bool | None:
     if value in ("off", "0", "false", "no"):
         return False
     raise ConfigurationError(f"{PROJECTIONS_ENV} must be in-process or off, not {value!r}")
+
+
+def master_key(environ: Mapping[str, str] | None = None) -> bytes:
+    """``TIEXIN_MASTER_KEY``, or the key in ``TIEXIN_MASTER_KEY_FILE`` (made on first use, saying so on stderr).
+
+    Without it the persons' keys cannot be opened: whoever loses it loses every name, address and
+    reading in the ledger (docs/operations.md says how to back it up). ConfigurationError if malformed.
+    """
+    env = os.environ if environ is None else environ
+    if env.get(MASTER_KEY_ENV):
+        return load_master_key(env[MASTER_KEY_ENV])
+    path = Path(env.get(MASTER_KEY_FILE_ENV) or DEFAULT_MASTER_KEY_FILE)
+    if not path.exists():
+        _create_master_key_file(path)
+    try:
+        return load_master_key(path.read_text())
+    except OSError as error:
+        raise ConfigurationError(f"cannot read the master key file {path}: {error.strerror}") from None
+
+
+def _create_master_key_file(path: Path) -> None:
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return  # another process made it first: read theirs
+    except OSError as error:
+        raise ConfigurationError(f"cannot create the master key file {path}: {error.strerror}") from None
+    with os.fdopen(descriptor, "w") as file:
+        file.write(new_master_key_text() + "\n")
+    sys.stderr.write(
+        f"tiexin: created a new master key in {path.resolve()}. It opens every person's data in the ledger: "
+        "back it up apart from the database (docs/operations.md, Keys); without it that data is lost.\n"
+    )

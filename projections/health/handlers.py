@@ -11,6 +11,7 @@ from typing import Any
 
 from eventsourcing.persistence import Notification
 
+from ledger.elders import Elder
 from ledger.visits import Visit
 from projections.health.tables import READINGS
 from projections.runner import Handlers
@@ -41,6 +42,11 @@ def voided(writer: BatchWriter, event: Visit.Voided, notification: Notification)
     writer.add("void", writer.dialect.encode(Kind.UUID, event.originator_id))
 
 
+def elder_forgotten(writer: BatchWriter, event: Elder.Forgotten, notification: Notification) -> None:
+    """A forgotten elder's readings are erased here too: the rows stay (a visit happened), their values go."""
+    writer.add("forget", writer.dialect.encode(Kind.UUID, event.originator_id))
+
+
 def values_of(writer: BatchWriter, readings: dict[str, Any]) -> list[Any]:
     """The four readings as the store keeps them (a missing one is null); an unknown one is refused."""
     unknown = set(readings) - set(READINGS)
@@ -51,4 +57,6 @@ def values_of(writer: BatchWriter, readings: dict[str, Any]) -> list[Any]:
     ]
 
 
-HANDLERS = Handlers[BatchWriter]({Visit.Recorded: recorded, Visit.Amended: amended, Visit.Voided: voided})
+HANDLERS = Handlers[BatchWriter](
+    {Visit.Recorded: recorded, Visit.Amended: amended, Visit.Voided: voided, Elder.Forgotten: elder_forgotten}
+)

@@ -31,6 +31,10 @@ WRITES = {
     "readings": "UPDATE {readings} SET systolic = ?, diastolic = ?, pulse = ?, glucose_mmol_l = ? WHERE visit_id = ?",
     "move": "UPDATE {readings} SET taken_at = ? WHERE visit_id = ?",
     "void": "DELETE FROM {readings} WHERE visit_id = ?",
+    "forget": (
+        "UPDATE {readings} SET systolic = NULL, diastolic = NULL, pulse = NULL, glucose_mmol_l = NULL "
+        "WHERE elder_id = ?"
+    ),
 }
 """A page's rows, in the order they are sent: a visit is recorded before it is amended or voided,
 the two kinds of amendment set different columns, and nothing is amended once voided."""

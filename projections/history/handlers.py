@@ -1,7 +1,9 @@
 """The history read model's one handler: any event → its row (who, when, why), nothing else of it.
 
 The rows copy no other field of an event: the personal data of elders (names, addresses, phones,
-readings) stays in the ledger and never leaks into a view.
+readings) stays in the ledger and never leaks into a view. A ``reason`` is copied only when it is
+not personal (a budget adjustment's); a free-text reason about a person (a suspension's, a claim's
+rejection) is sealed in the ledger under that person's key (:mod:`ledger.personal`) and stays there.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 
 from ledger.common import Provenance
+from ledger.personal import personal_fields
 from projections.storage import instant_text
 
 HAPPENED_FIELDS = ("started_at", "on", "from_date", "paid_on")
@@ -65,7 +68,7 @@ def row_of(event: Any, notification: Notification) -> HistoryRow:
         recorded_at=recorded_at.astimezone(UTC),
         happened_at=happened,
         reason_code=_text(getattr(event, "reason_code", None)),
-        reason=_text(getattr(event, "reason", None)),
+        reason=None if "reason" in personal_fields(type(event)) else _text(getattr(event, "reason", None)),
     )
 
 

@@ -33,7 +33,16 @@ from ledger.application import Ledger
 from ledger.common import SYSTEM, Provenance
 from ledger.counties import LIANSHUI, LIANSHUI_NAME, LIANSHUI_TOWNSHIPS
 from ledger.policies import DEFAULT_PARAMETERS, PolicyKind
-from tests.contract.stored import SAMPLES, generation_dir, ledger_event_classes, record_of, sqlite_env
+from tests.builders import MASTER_KEY, fixed_random
+from tests.contract.stored import (
+    KEYS_FILE,
+    SAMPLES,
+    generation_dir,
+    key_record,
+    ledger_event_classes,
+    record_of,
+    sqlite_env,
+)
 
 START = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 """09:00 on 2 March 2026 in the county: February's visits are in the past and claimable."""
@@ -43,6 +52,7 @@ COORDINATOR = Provenance("coord-wang", "coordinator", idempotency_key="idem-0001
 FINANCE_A = Provenance("fin-liu", "finance")
 FINANCE_B = Provenance("fin-chen", "finance", correlation_id="corr-0002")
 EVALUATOR = Provenance("eval-sun", "evaluator")
+AUDITOR = Provenance("audit-zhou", "auditor")
 TOWNSHIP, OTHER_TOWNSHIP = "涟城镇", "高沟镇"
 
 
@@ -223,15 +233,36 @@ def scenario(ledger: Ledger, tick: Callable[[], None]) -> None:
     ledger.retire_volunteer(nurse, reason="调离本县", by=COORDINATOR)
     tick()
 
+    # Privacy: an auditor reads the doctor's record, giving a reason; the departed elder and the
+    # retired nurse are forgotten (their keys destroyed, their personal fields unreadable).
+    ledger.record_personal_data_read(
+        subject_kind="volunteer", subject_id=doctor, reason="核对2026年2月补贴申领", by=AUDITOR
+    )
+    tick()
+    ledger.forget_elder(other_elder, reason="retention_ended", by=ADMIN)
+    tick()
+    ledger.forget_volunteer(nurse, reason="person_asked", by=ADMIN)
+    tick()
+
 
 def stored_records(path: Path) -> list[dict[str, Any]]:
     """Run the scenario on a fresh SQLite file and answer its log, exactly as stored."""
+    return run_scenario(path)[0]
+
+
+def run_scenario(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The scenario's log and its persons' keys (``personal_keys``), exactly as stored.
+
+    The keys and nonces come from a fixed stream (:func:`tests.builders.fixed_random`) and are
+    wrapped under the tests' master key, so the same code writes the same bytes.
+    """
     clock, ids = Clock(), Ids()
-    ledger = Ledger(sqlite_env(path), clock=clock, new_id=ids)
+    ledger = Ledger(sqlite_env(path), master_key=MASTER_KEY, clock=clock, new_id=ids, random_bytes=fixed_random())
     try:
         scenario(ledger, clock.tick)
         log = ledger.recorder.select_notifications(start=1, limit=1_000_000)
-        return [record_of(n.id, n.topic, UUID(str(n.originator_id)), n.originator_version, n.state) for n in log]
+        records = [record_of(n.id, n.topic, UUID(str(n.originator_id)), n.originator_version, n.state) for n in log]
+        return records, [key_record(key) for key in ledger.keyring.store.all()]
     finally:
         ledger.close()
 
@@ -276,13 +307,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     target = refuse_existing(args.generation)
     with tempfile.TemporaryDirectory() as scratch:
-        records = stored_records(Path(scratch) / "ledger.db")
+        records, keys = run_scenario(Path(scratch) / "ledger.db")
     missing = uncovered(records)
     if missing:
         print(f"the scenario records no {', '.join(missing)}: add steps to scenario() first", file=sys.stderr)
         return 1
     for path in write_generation(target, records):
         print(path)
+    with (target / KEYS_FILE).open("x", encoding="utf-8") as out:
+        json.dump(keys, out, ensure_ascii=False, indent=1)
+    print(target / KEYS_FILE)
     return 0
 
 

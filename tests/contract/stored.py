@@ -29,6 +29,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
 import ledger
+from ledger.personal import StoredKey
 from ledger.settings import store_env
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -114,6 +115,35 @@ def load_generation(generation: int, root: Path = SAMPLES) -> list[Sample]:
         if line.strip()
     ]
     return sorted(samples, key=lambda sample: sample.position)
+
+
+KEYS_FILE = "personal_keys.json"
+"""A generation's persons' keys (from generation 2, which seals personal fields), wrapped by the tests' key."""
+
+
+def key_record(key: StoredKey) -> dict[str, Any]:
+    return {
+        "subject_id": str(key.subject_id),
+        "wrapped_base64": None if key.wrapped is None else base64.b64encode(key.wrapped).decode("ascii"),
+        "created_at": key.created_at,
+        "forgotten_at": key.forgotten_at,
+    }
+
+
+def load_keys(generation: int, root: Path = SAMPLES) -> list[StoredKey]:
+    """The generation's key rows (none before generation 2)."""
+    path = generation_dir(generation, root) / KEYS_FILE
+    if not path.exists():
+        return []
+    return [
+        StoredKey(
+            UUID(row["subject_id"]),
+            None if row["wrapped_base64"] is None else base64.b64decode(row["wrapped_base64"]),
+            row["created_at"],
+            row["forgotten_at"],
+        )
+        for row in json.loads(path.read_text(encoding="utf-8"))
+    ]
 
 
 def load_all(root: Path = SAMPLES) -> list[Sample]:

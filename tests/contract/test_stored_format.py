@@ -10,6 +10,7 @@ public money becomes unreadable. What to do when one fails: ``docs/event-contrac
 from __future__ import annotations
 
 import importlib
+import json
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterator
@@ -30,21 +31,25 @@ from ledger.claims import Claim, ClaimedVisit, MonthlyAllowance
 from ledger.elders import Elder
 from ledger.evaluations import Evaluation, EvaluationSlot
 from ledger.pairings import Caseload, Pairing
+from ledger.personal import is_sealed, personal_fields
 from ledger.policies import Policy
 from ledger.settings import store_env
 from ledger.visits import Visit
 from ledger.volunteers import Volunteer
 from projections import registry
 from projections.runner import Runner
-from tests.contract.make_samples import stored_records
+from tests.builders import MASTER_KEY
+from tests.contract.make_samples import run_scenario
 from tests.contract.stored import (
     Sample,
     class_version,
     generations,
+    key_record,
     ledger_aggregates,
     ledger_event_classes,
     load_all,
     load_generation,
+    load_keys,
     missing_versions,
     never_recorded,
     record_of,
@@ -75,6 +80,10 @@ NOT_READ_BY_NAME: frozenset[str] = frozenset(
         # (its versions, in Adopted, are what the scores read model takes).
         "tiexin.county.Established",
         "tiexin.policy.Established",
+        # Privacy: no read model holds a volunteer's personal data, so forgetting one changes no
+        # view; who read whose data is in the ledger (and in history), not in a model of its own.
+        "tiexin.volunteer.Forgotten",
+        "tiexin.personal_data_read.Read",
     }
 )
 """Topics no read model names: the history read model still records them (it takes every event)."""
@@ -82,10 +91,21 @@ NOT_READ_BY_NAME: frozenset[str] = frozenset(
 
 @pytest.fixture(scope="module")
 def mapper_ledger() -> Iterator[Ledger]:
-    """A ledger in memory: only its mapper (the transcoder with tiexin's value types) is used."""
-    ledger = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    """A ledger in memory: only its mapper (the transcoder with tiexin's value types) is used.
+
+    Without the master key its personal fields stay sealed both ways (:mod:`ledger.personal`), so
+    the bytes can be compared; the sample stores below open them with the generation's keys.
+    """
+    ledger = Ledger({"PERSISTENCE_MODULE": "eventsourcing.popo"}, master_key=None)
     yield ledger
     ledger.close()
+
+
+def holds_plain_personal_data(sample: Sample) -> bool:
+    """A sample from before personal fields were sealed (generation 1) that has some."""
+    state = json.loads(sample.state)
+    fields = personal_fields(resolve_topic(sample.topic))
+    return any(field.split(".")[0] in state and not is_sealed(state[field.split(".")[0]]) for field in fields)
 
 
 # Every event class has a sample ------------------------------------------------------------
@@ -145,9 +165,10 @@ def test_a_sample_decodes_into_its_class_and_encodes_back_to_the_same_bytes(
     cls = resolve_topic(sample.topic)
     assert type(event) is cls
     assert (event.originator_id, event.originator_version) == (sample.originator_id, sample.originator_version)
-    if sample.class_version == class_version(cls):
+    if sample.class_version == class_version(cls) and not holds_plain_personal_data(sample):
         assert mapper_ledger.mapper.to_stored_event(event) == sample.stored_event()
     # An older sample is upcast on the way in, so it encodes at today's version: test_upcasting shows it.
+    # One with personal fields in plain text (generation 1) is written sealed today: test_personal_data shows it.
 
 
 def test_the_ledger_stores_state_neither_compressed_nor_enciphered(tmp_path: Path) -> None:
@@ -157,7 +178,7 @@ def test_the_ledger_stores_state_neither_compressed_nor_enciphered(tmp_path: Pat
     """
     for url in ("sqlite:///tiexin.db", "postgresql://tiexin@db.example:5432/tiexin"):
         assert not {"COMPRESSOR_TOPIC", "CIPHER_TOPIC"} & set(store_env(url)), url
-    ledger = Ledger(sqlite_env(tmp_path / "ledger.db"))
+    ledger = Ledger(sqlite_env(tmp_path / "ledger.db"), master_key=MASTER_KEY)
     try:
         assert (ledger.mapper.compressor, ledger.mapper.cipher) == (None, None)
     finally:
@@ -172,7 +193,9 @@ def test_todays_code_writes_the_latest_generation_byte_for_byte(tmp_path: Path) 
     """
     latest = load_generation(GENERATIONS[-1])
     stored = [record_of(s.position, s.topic, s.originator_id, s.originator_version, s.state) for s in latest]
-    assert stored_records(tmp_path / "ledger.db") == stored
+    records, keys = run_scenario(tmp_path / "ledger.db")
+    assert records == stored
+    assert keys == [key_record(k) for k in load_keys(GENERATIONS[-1])]
 
 
 # Replayed through the ledger's repository --------------------------------------------------
@@ -201,8 +224,9 @@ def sample_store(request: pytest.FixtureRequest) -> Iterator[SampleStore]:
     samples = load_generation(generation)
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "ledger.db"
-        ledger = Ledger(sqlite_env(path))
+        ledger = Ledger(sqlite_env(path), master_key=MASTER_KEY)
         try:
+            ledger.keyring.store.add(load_keys(generation))
             ledger.recorder.insert_events([s.stored_event() for s in samples])
             yield SampleStore(generation, f"sqlite:///{path}", ledger, samples)
         finally:
@@ -305,4 +329,4 @@ def test_every_sampled_topic_is_named_by_a_read_model_or_listed_as_needed_by_non
     sampled = {s.topic for s in sample_store.samples}
     assert sampled - named - NOT_READ_BY_NAME == set(), "a topic no read model names: list it, saying why"
     assert NOT_READ_BY_NAME & named == set(), "a listed topic is now read by name: take it off the list"
-    assert sampled >= NOT_READ_BY_NAME, "a listed topic that is no event of the ledger"
+    assert {s.topic for s in SAMPLES} >= NOT_READ_BY_NAME, "a listed topic that is no event of the ledger"

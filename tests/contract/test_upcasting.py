@@ -28,6 +28,7 @@ from eventsourcing.persistence import StoredEvent
 
 from ledger.application import Ledger
 from ledger.common import Provenance
+from tests.builders import MASTER_KEY
 from tests.contract.stored import (
     SAMPLES,
     Sample,
@@ -108,7 +109,7 @@ def v2_samples() -> list[Sample]:
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    ledger = Ledger(sqlite_env(tmp_path / "ledger.db"))
+    ledger = Ledger(sqlite_env(tmp_path / "ledger.db"), master_key=MASTER_KEY)
     yield ledger
     ledger.close()
 

@@ -47,6 +47,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from tests.builders import MASTER_KEY
 from tests.conftest import fresh_postgres_schema
 from tests.e2e.test_api_year import Server, serving
 from tiexin.demo.generator import run_demo
@@ -99,12 +100,12 @@ def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     cwd = tmp_path_factory.mktemp(f"schemathesis-{request.param}")
     if request.param == "sqlite":
         url = f"sqlite:///{cwd / 'tiexin.db'}"
-        run_demo(url)
+        run_demo(url, master_key=MASTER_KEY)
         with serving(url, cwd) as server:
             yield prepared(server)
     else:
         with fresh_postgres_schema("st") as url:
-            run_demo(url)
+            run_demo(url, master_key=MASTER_KEY)
             with serving(url, cwd, workers=1, projections=True) as server:
                 yield prepared(server)
 

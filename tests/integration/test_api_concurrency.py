@@ -11,6 +11,7 @@ import pytest
 
 from ledger.application import Ledger
 from ledger.settings import store_env
+from tests.builders import MASTER_KEY
 from tests.conftest import Clock
 from tests.harness import Harness, harness
 
@@ -115,7 +116,7 @@ def test_two_racing_writes_on_one_record_are_one_success_and_one_409(
 ) -> None:
     volunteer_id, _, pairing_id = api.staff.pair(date(2026, 1, 1))
     visit_id = api.staff.visit(pairing_id, volunteer_id, FEB)
-    racing = RacingLedger(store_env(store_url), clock=clock)
+    racing = RacingLedger(store_env(store_url), master_key=MASTER_KEY, clock=clock)
     racing.barrier = threading.Barrier(2)
     calm, api.services.ledger = api.services.ledger, racing
     headers = api.staff.auth("coordinator", **({"If_Match": '"2"'} if with_if_match else {}))

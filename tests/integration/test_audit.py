@@ -32,6 +32,7 @@ from tests.builders import (
     COORDINATOR,
     FINANCE_A,
     FINANCE_B,
+    MASTER_KEY,
     Pair,
     as_volunteer,
     claim_of_february,
@@ -80,8 +81,8 @@ class AuditedDemo:
 
 @contextmanager
 def audited_demo(url: str) -> Iterator[AuditedDemo]:
-    summary = run_demo(url, seed=1)
-    ledger = open_ledger(url)
+    summary = run_demo(url, seed=1, master_key=MASTER_KEY)
+    ledger = open_ledger(url, master_key=MASTER_KEY)
     demo = AuditedDemo(url, summary, ledger, open_audit_view(url))
     try:
         runner = Runner(ledger, AuditProjection(demo.view))

@@ -26,6 +26,7 @@ from ledger.common import COUNTY_TZ, Provenance
 from ledger.counties import LIANSHUI, LIANSHUI_TOWNSHIPS
 from ledger.errors import RuleViolation
 from ledger.policies import DEFAULT_PARAMETERS, SCORING
+from tests.builders import MASTER_KEY
 from tests.conftest import fresh_postgres_schema
 from tiexin.demo.generator import DemoSummary, run_demo
 
@@ -44,7 +45,7 @@ class Built:
 
     @cached_property
     def log(self) -> list[tuple[str, Any]]:
-        ledger = open_ledger(self.url)
+        ledger = open_ledger(self.url, master_key=MASTER_KEY)
         try:
             return [(n.topic, ledger.mapper.to_domain_event(n)) for n in notifications(ledger)]
         finally:
@@ -63,7 +64,7 @@ def notifications(ledger: Ledger) -> Iterator[Any]:
 
 def build(url: str) -> Built:
     calls: list[tuple[int, int]] = []
-    summary = run_demo(url, seed=1, progress=lambda done, total: calls.append((done, total)))
+    summary = run_demo(url, seed=1, master_key=MASTER_KEY, progress=lambda done, total: calls.append((done, total)))
     return Built(url, summary, calls)
 
 
@@ -183,7 +184,7 @@ def test_same_seed_writes_the_same_log_on_sqlite_and_postgres(sqlite_demo: Built
 
 def log_digest(url: str) -> str:
     """Every stored event's aggregate, version, topic and state, in log order."""
-    ledger, digest = open_ledger(url), hashlib.sha256()
+    ledger, digest = open_ledger(url, master_key=MASTER_KEY), hashlib.sha256()
     try:
         for n in notifications(ledger):
             digest.update(b"%s|%d|%s|" % (n.originator_id.bytes, n.originator_version, n.topic.encode()))
@@ -214,7 +215,7 @@ def test_an_independent_audit_finds_exactly_the_planted_irregularities(demo: Bui
 def test_demo_refuses_to_build_twice_in_one_store(demo: Built) -> None:
     before = len(demo.log)
     with pytest.raises(RuleViolation, match="already holds county 'lianshui'"):
-        run_demo(demo.url, seed=2)
+        run_demo(demo.url, seed=2, master_key=MASTER_KEY)
     assert event_count(demo.url) == before
 
 
@@ -226,13 +227,13 @@ def test_demo_refuses_a_store_whose_home_county_has_records(stored_ledger: Ledge
     )  # fmt: skip
     before = event_count(store_url)
     with pytest.raises(RuleViolation) as refusal:
-        run_demo(store_url)
+        run_demo(store_url, master_key=MASTER_KEY)
     assert refusal.value.rule == "demo.exists"
     assert event_count(store_url) == before
 
 
 def event_count(url: str) -> int:
-    ledger = open_ledger(url)
+    ledger = open_ledger(url, master_key=MASTER_KEY)
     try:
         return sum(1 for _ in notifications(ledger))
     finally:

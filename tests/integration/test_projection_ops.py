@@ -28,7 +28,7 @@ from projections.history import HistoryProjection, HistoryView, HistoryWriter, o
 from projections.runner import Runner
 from projections.service import ProjectionService, describe, read_status, running
 from projections.storage import SavedStatus
-from tests.builders import Pair, event_count, make_pair, visit_at
+from tests.builders import MASTER_KEY, Pair, event_count, make_pair, visit_at
 from tests.conftest import Clock
 from tests.views import views_on
 
@@ -353,7 +353,7 @@ def test_as_known_on_a_date_uses_when_events_were_recorded_not_where_they_are_in
     clock.now = datetime(2026, 3, 2, 17, 0, tzinfo=UTC)  # 01:00 on 3 March, county time
     on_the_3rd = visit_at(ledger, first, FEB + timedelta(days=1))
     # Another process, its clock behind, commits an event stamped 1 March after those of 3 March.
-    behind = open_ledger(store_url, clock=Clock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC)))
+    behind = open_ledger(store_url, master_key=MASTER_KEY, clock=Clock(datetime(2026, 3, 1, 12, 0, tzinfo=UTC)))
     try:
         late = make_pair(behind, 2)
     finally:

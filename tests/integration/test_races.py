@@ -13,7 +13,16 @@ from ledger.budgets import Budget, budget_id
 from ledger.claims import Claim, ClaimedVisit, ClaimStatus, claimed_visit_id
 from ledger.counties import LIANSHUI
 from ledger.errors import ConflictError, RuleViolation
-from tests.builders import FINANCE_A, FINANCE_B, as_volunteer, claim_of_february, event_count, make_pair, visit_at
+from tests.builders import (
+    FINANCE_A,
+    FINANCE_B,
+    MASTER_KEY,
+    as_volunteer,
+    claim_of_february,
+    event_count,
+    make_pair,
+    visit_at,
+)
 from tests.conftest import Clock
 
 
@@ -33,7 +42,7 @@ class RacingLedger(Ledger):
 def open_racing(url: str, clock: Clock, barrier: threading.Barrier) -> RacingLedger:
     from ledger.settings import store_env
 
-    ledger = RacingLedger(store_env(url), clock=clock)
+    ledger = RacingLedger(store_env(url), master_key=MASTER_KEY, clock=clock)
     ledger.barrier = barrier
     return ledger
 
@@ -104,7 +113,7 @@ def test_many_approvals_in_parallel_commit_exactly_what_the_budget_allows(
     setup.appropriate_budget(
         county=LIANSHUI, year=2026, lines={"transport": 100_000, "communication": 15_000}, by=FINANCE_A
     )
-    workers = [open_ledger(store_url, clock=clock) for _ in range(4)]
+    workers = [open_ledger(store_url, clock=clock, master_key=MASTER_KEY) for _ in range(4)]
 
     def approve_all(worker: Ledger, mine: list[Any]) -> None:
         for claim_id in mine:

@@ -23,7 +23,7 @@ from ledger.common import COUNTY_TZ, county_date
 from projections.health import HealthProjection, HealthView, open_health_view
 from projections.roster import RosterProjection, RosterView, open_roster_view, pairing_key
 from projections.runner import Runner
-from tests.builders import COORDINATOR, event_count, make_pair, visit_at
+from tests.builders import COORDINATOR, MASTER_KEY, event_count, make_pair, visit_at
 from tests.conftest import Clock, fresh_postgres_schema
 from tests.views import caught_up as run_caught_up
 from tests.views import views_on
@@ -196,7 +196,7 @@ class Demo:
 
 def build_live(url: str) -> Demo:
     """Build the demo while a roster and a health view follow it, 97 events a page, every 20 days."""
-    ledger = open_ledger(url)
+    ledger = open_ledger(url, master_key=MASTER_KEY)
     roster, health = open_roster_view(url), open_health_view(url)
     runners = [
         Runner(ledger, RosterProjection(roster), page_size=97),
@@ -208,7 +208,7 @@ def build_live(url: str) -> Demo:
             for runner in runners:
                 runner.run_once()
 
-    summary = run_demo(url, seed=1, progress=follow)
+    summary = run_demo(url, seed=1, progress=follow, master_key=MASTER_KEY)
     for runner in runners:
         runner.run_once()
         assert (runner.state.status, runner.position) == ("caught_up", event_count(ledger))

@@ -29,7 +29,7 @@ from ledger.policies import DEFAULT_PARAMETERS, SCORING, policy_id
 from ledger.scoring import ScoreInputs, compute_score, explain
 from projections.runner import Runner
 from projections.scores import ScoresProjection, ScoresView, ScoresWriter, VolunteerScore, open_scores_view
-from tests.builders import COORDINATOR, EVALUATOR, Pair, event_count, make_pair, visit_at
+from tests.builders import COORDINATOR, EVALUATOR, MASTER_KEY, Pair, event_count, make_pair, visit_at
 from tests.conftest import Clock, fresh_postgres_schema
 from tests.views import caught_up as run_caught_up
 from tests.views import views_on
@@ -316,12 +316,12 @@ def build_demo(url: str) -> Iterator[Demo]:
         if done % 9 and done != total:
             return
         if not runner:
-            ledgers.append(open_ledger(url))
+            ledgers.append(open_ledger(url, master_key=MASTER_KEY))
             runner.append(Runner(ledgers[0], live, page_size=97))
         runner[0].run_once()
         assert runner[0].state.failure is None
 
-    run_demo(url, seed=1, progress=follow)
+    run_demo(url, seed=1, progress=follow, master_key=MASTER_KEY)
     ledger = ledgers[0]
     runner[0].run_once()
     rebuilt = ScoresProjection(open_scores_view(url, "scores_rebuilt"))

@@ -16,7 +16,7 @@ from ledger.common import Provenance
 from ledger.counties import LIANSHUI
 from ledger.errors import ConfigurationError, InvalidInput, RuleViolation, StoreUnavailable
 from ledger.visits import Visit
-from tests.builders import COORDINATOR, FINANCE_A, FINANCE_B, claim_of_february, event_count, make_pair
+from tests.builders import COORDINATOR, FINANCE_A, FINANCE_B, MASTER_KEY, claim_of_february, event_count, make_pair
 
 
 def test_a_claim_paid_on_one_ledger_reads_back_identically_on_a_fresh_one(
@@ -88,16 +88,16 @@ def test_events_have_stable_topics_independent_of_module_paths(
 
 def test_an_unknown_database_url_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="unsupported TIEXIN_DATABASE_URL"):
-        open_ledger("mysql://root@localhost/test")
+        open_ledger("mysql://root@localhost/test", master_key=MASTER_KEY)
 
 
 def test_an_unreachable_postgres_is_store_unavailable_with_one_line() -> None:
     with pytest.raises(StoreUnavailable) as error:
-        open_ledger("postgresql://postgres@127.0.0.1:1/test")
+        open_ledger("postgresql://postgres@127.0.0.1:1/test", master_key=MASTER_KEY)
     assert "\n" not in error.value.reason
     assert "127.0.0.1:1" in error.value.reason
 
 
 def test_a_sqlite_file_in_a_missing_folder_is_store_unavailable(tmp_path: object) -> None:
     with pytest.raises(StoreUnavailable):
-        open_ledger(f"sqlite:///{tmp_path}/no/such/folder/tiexin.db")
+        open_ledger(f"sqlite:///{tmp_path}/no/such/folder/tiexin.db", master_key=MASTER_KEY)

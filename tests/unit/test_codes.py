@@ -33,6 +33,7 @@ from ledger.visits import (
     VoidReason,
 )
 from ledger.volunteers import Profession, VolunteerStatus
+from tests.builders import MASTER_KEY, fixed_random
 from tests.conftest import START, ensure_home_county
 from tests.unit.conftest import COORDINATOR, FINANCE, TOWNSHIP, VISIT_START, as_volunteer
 
@@ -59,7 +60,11 @@ def story(code: Code) -> list[tuple[str, bytes]]:
     """The same commands on a fresh ledger, every code given through ``code``; the stored (topic, state)s."""
     ids = itertools.count(1)
     ledger = Ledger(
-        {"PERSISTENCE_MODULE": "eventsourcing.popo"}, clock=lambda: START, new_id=lambda: UUID(int=next(ids))
+        {"PERSISTENCE_MODULE": "eventsourcing.popo"},
+        master_key=MASTER_KEY,
+        clock=lambda: START,
+        new_id=lambda: UUID(int=next(ids)),
+        random_bytes=fixed_random(),
     )
     try:
         ledger.ensure_default_policies()

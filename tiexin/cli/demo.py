@@ -9,7 +9,7 @@ from rich.table import Table
 
 from ledger.settings import redact
 from tiexin.cli.output import console, one_line_errors, progress_bar
-from tiexin.settings import database_url
+from tiexin.settings import database_url, master_key
 
 if TYPE_CHECKING:
     from tiexin.demo.generator import DemoSummary
@@ -27,7 +27,7 @@ def demo(
     url = database_url()
     console.print(f"Building {scale} demo {'county' if scale == 1 else 'counties'} in {redact(url)}")
     with one_line_errors(), progress_bar("building") as advance:
-        summary = run_demo(url, seed=seed, scale=scale, progress=advance)
+        summary = run_demo(url, seed=seed, scale=scale, master_key=master_key(), progress=advance)
     print_summary(summary)
     with one_line_errors():
         print_demo_keys(url)

@@ -51,7 +51,7 @@ def check_volunteer_exists(url: str, volunteer_id: UUID) -> None:
     from ledger.bootstrap import open_ledger
     from ledger.volunteers import Volunteer
 
-    ledger = open_ledger(url)
+    ledger = open_ledger(url, master_key=None)  # only whether the volunteer exists: nothing personal is read
     try:
         load(ledger, Volunteer, volunteer_id, "volunteer")
     finally:

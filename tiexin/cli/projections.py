@@ -16,7 +16,7 @@ from rich.table import Table
 
 from ledger.settings import redact
 from tiexin.cli.output import console, errors, one_line_errors
-from tiexin.settings import database_url
+from tiexin.settings import database_url, master_key
 
 if TYPE_CHECKING:
     from eventsourcing.application import Application
@@ -71,7 +71,7 @@ def rebuild(names: Names = None, page_size: PageSize = 500) -> None:
     url = database_url()
     with one_line_errors():
         chosen = registry.check(names) if names else registry.available()
-        log = open_log(url)
+        log = open_log(url, master_key())
         try:
             failed = [name for name in chosen if not rebuild_one(log, url, name, page_size)]
         finally:
@@ -125,7 +125,9 @@ def run(
 
     url = database_url()
     with one_line_errors():
-        service = ProjectionService(url, names, poll_interval=poll_interval, page_size=page_size, listen=listen)
+        service = ProjectionService(
+            url, names, poll_interval=poll_interval, page_size=page_size, listen=listen, master_key=master_key()
+        )
     how = "LISTEN/NOTIFY and polling" if service.listener else "polling"
     service.run_until_signalled(
         started=lambda: errors.print(

@@ -11,7 +11,7 @@ from rich.console import Console
 from ledger.errors import TiexinError
 from ledger.settings import redact, store_env
 from tiexin.cli.output import one_line_errors
-from tiexin.settings import Settings, database_url
+from tiexin.settings import Settings, database_url, master_key
 
 console = Console(soft_wrap=True)
 
@@ -45,7 +45,9 @@ def serve(
                 "SQLite serves from one worker: the file has one writer at a time, so more processes only queue "
                 "for its lock, and each would keep its own cache; use PostgreSQL for several workers"
             )
-        open_services(ApiSettings(database_url=url)).close()  # fail here, in one line, if the store is unusable
+        open_services(
+            ApiSettings(database_url=url, master_key=master_key())
+        ).close()  # fail here, in one line, if the store is unusable
         create_view_tables(url)  # once, here: several workers starting at once would race to create them
     with one_line_errors():
         settings = Settings.from_env(projections=projections)

@@ -590,6 +590,7 @@ def run_demo(
     *,
     seed: int = 1,
     scale: int = 1,
+    master_key: bytes,
     progress: Callable[[int, int], None] | None = None,
 ) -> DemoSummary:
     """Build ``scale`` counties into the store at ``url``.
@@ -603,7 +604,7 @@ def run_demo(
     started = time.perf_counter()
     builds = [CountyBuild(i, seed) for i in range(scale)]
     clock, ids = DemoClock(local(FIRST_DAY, 8)), SeededIds([b.ids for b in builds])
-    ledger = open_ledger(url, clock=clock, new_id=ids)
+    ledger = open_ledger(url, master_key=master_key, clock=clock, new_id=ids)
     try:
         check_fresh(ledger, [b.code for b in builds])
         build_all(ledger, clock, ids, builds, progress)
