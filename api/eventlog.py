@@ -10,7 +10,9 @@ to the roles in :data:`PERSONAL_READERS`; for every other role they are ``null``
 are listed in ``redacted``. The rule is by field name, in nested objects too (``changes.readings``
 of an amendment), and it fails closed: an event type added later with such a field is redacted
 without anyone remembering to list it. :data:`NOT_PERSONAL` names the few fields that only look
-personal (a county's name).
+personal (a county's name). The fields an event class declares personal (``PERSONAL``, sealed in
+the store under the person's key: :mod:`ledger.personal`), such as a suspension's reason, are
+redacted too. A forgotten person's fields read ``[forgotten]`` for every role.
 
 **Paging.** ``next`` is the position to pass as ``after`` for the following page: the last item's
 position, or, when a filter matched nothing further, the last position read (so a filtered page
@@ -34,12 +36,13 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.persistence import Notification
+from eventsourcing.utils import TopicError, resolve_topic
 
 from ledger.common import Provenance
 from ledger.counties import County
 from ledger.events import topic_of
+from ledger.personal import personal_fields
 from ledger.store import store_errors_translated
-from ledger.volunteers import Volunteer
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +52,6 @@ coordinator does; an auditor, finance, an evaluator and an admin read the log wi
 PERSONAL_KEYS = frozenset({"name", "birth_date", "address", "phone", "notes", "readings", "comment"})
 NOT_PERSONAL: dict[str, frozenset[str]] = {
     topic_of(County.Established): frozenset({"name"}),
-    topic_of(Volunteer.Recruited): frozenset({"name"}),  # every role reads a volunteer's name (/v1/volunteers)
 }
 ENVELOPE = frozenset({"originator_id", "originator_version", "originator_topic", "timestamp", "meta"})
 """Fields of a stored event that the item shows outside ``data`` (or not at all)."""
@@ -137,7 +139,22 @@ def item_of(app: Application[Any], notification: Notification, *, personal: bool
 
 def redact(topic: str, data: dict[str, Any]) -> list[str]:
     """Set the personal fields of ``data`` (nested too) to ``None``; answer their paths."""
-    return _redact(data, "", NOT_PERSONAL.get(topic, frozenset()))
+    found = _redact(data, "", NOT_PERSONAL.get(topic, frozenset()))
+    for path in _declared_personal(topic):
+        head, _, rest = path.partition(".")
+        holder = data.get(head) if rest else data
+        key = rest or head
+        if isinstance(holder, dict) and key in holder and path not in found:
+            holder[key] = None
+            found.append(path)
+    return found
+
+
+def _declared_personal(topic: str) -> tuple[str, ...]:
+    try:
+        return personal_fields(resolve_topic(topic))
+    except TopicError:
+        return ()
 
 
 def _redact(data: dict[str, Any], prefix: str, allowed: Collection[str]) -> list[str]:

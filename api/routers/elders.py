@@ -1,7 +1,10 @@
 """Elders (离休干部): register, relocate, record a departure; read one; list them.
 
 Names, birth dates, addresses, phones and notes are personal data (PIPL): a coordinator and the
-volunteers actively paired with the elder read them; an auditor reads the record without them.
+volunteers actively paired with the elder read them; an auditor reads the record with a pseudonym
+instead, unless the request gives a ``reason`` (then the read is recorded: :mod:`api.personal`).
+An admin may have an elder forgotten (``POST …/forget``): their key is destroyed, and their
+personal fields read ``[forgotten]`` from then on.
 The list comes from the roster read model, which holds no personal data (ids, township, status,
 last contact); a coordinator may add ``?names=true`` to join the names of the page's elders from
 the ledger.
@@ -17,7 +20,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import CoordinatorCreate, CoordinatorWrite, Read, etag, reader
+from api.deps import AdminWrite, CoordinatorCreate, CoordinatorWrite, Read, etag, reader
+from api.personal import ReasonQuery, discloses, pseudonym
 from api.problems import Forbidden
 from api.reads import LIST_ERRORS, Page, Pages, ViewRead, ledger_meta, view_reader
 from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
@@ -25,6 +29,7 @@ from api.service import load
 from ledger.elders import DepartureKind, Elder, ElderStatus, Sex
 from ledger.errors import NotFound
 from ledger.pairings import Caseload, caseload_id
+from ledger.privacy import ForgetReason, SubjectKind
 from projections.roster import ElderRow
 
 router = APIRouter(prefix="/v1/elders", tags=["elders"])
@@ -62,9 +67,17 @@ class DepartureIn(BaseModel):
     model_config = examples({"kind": DepartureKind.MOVED_AWAY, "date": "2026-02-20"})
 
 
+class ForgetIn(BaseModel):
+    reason: Text = choice(ForgetReason, ForgetReason.PERSON_ASKED)
+
+    model_config = examples({"reason": ForgetReason.PERSON_ASKED})
+
+
 class ElderOut(BaseModel):
     id: UUID
     version: int
+    pseudonym: Annotated[str, Field(description="a stable label for the elder that reveals nothing of them")]
+    forgotten: Annotated[bool, Field(description="the elder's personal data is destroyed; the record stays")]
     county: str
     township: str
     sex: str
@@ -80,7 +93,8 @@ class ElderOut(BaseModel):
 
     model_config = examples(
         {
-            "id": "0b0e6f0a-7a43-4b9e-9a53-3f1b0d2c1e11", "version": 1, "county": "lianshui", "township": "高沟镇",
+            "id": "0b0e6f0a-7a43-4b9e-9a53-3f1b0d2c1e11", "version": 1, "pseudonym": "elder-0b0e6f0a",
+            "forgotten": False, "county": "lianshui", "township": "高沟镇",
             "sex": Sex.MALE, "status": ElderStatus.ACTIVE, "departed_on": None, "departure_kind": None,
             "personal": True,
             "name": "王德明", "birth_date": "1931-04-12", "address": "高沟镇幸福路12号", "phone": "13805170000",
@@ -123,20 +137,33 @@ def depart(elder_id: UUID, body: DepartureIn, write: CoordinatorWrite) -> JSONRe
     )
 
 
+@router.post("/{elder_id}/forget", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
+def forget(elder_id: UUID, body: ForgetIn, write: AdminWrite) -> JSONResponse:
+    """Forget an elder (admin): destroy their key; visits, money and seals stay, their personal data goes."""
+    return write.run(
+        lambda by: write.ledger.forget_elder(elder_id, reason=body.reason, by=by, expected_version=write.if_match),
+        target=elder_id,
+    )
+
+
 ElderReader = Annotated[Read, Depends(reader("coordinator", "auditor", "volunteer"))]
+PERSONAL_READERS = ("coordinator", "volunteer")
+"""The roles that read an elder's personal fields (a volunteer only while paired: :func:`_check_paired`)."""
 
 
 @router.get("/{elder_id}", response_model=ElderOut, responses=READ_ERRORS)
-def read(elder_id: UUID, read: ElderReader, response: Response) -> ElderOut:
-    """One elder as the ledger has it now (coordinator; auditor without personal fields; a paired volunteer)."""
+def read(elder_id: UUID, read: ElderReader, response: Response, reason: ReasonQuery = None) -> ElderOut:
+    """One elder as the ledger has it now (coordinator; a paired volunteer; an auditor sees a pseudonym, or
+    with a ``reason`` the personal fields, and that read is recorded)."""
     if read.principal.role == "volunteer":
         _check_paired(read, elder_id)
     elder = load(read.ledger, Elder, elder_id, "elder")
     response.headers["ETag"] = etag(elder.version)
     ledger_meta(read.services, response)
-    personal = read.principal.role != "auditor"
+    personal = discloses(read, SubjectKind.ELDER, elder.id, reason, roles=PERSONAL_READERS)
     return ElderOut(
-        id=elder.id, version=elder.version, county=elder.county, township=elder.township, sex=elder.sex,
+        id=elder.id, version=elder.version, pseudonym=pseudonym(SubjectKind.ELDER, elder.id),
+        forgotten=elder.forgotten, county=elder.county, township=elder.township, sex=elder.sex,
         status=elder.status, departed_on=elder.departed_on,
         departure_kind=elder.departure_kind, personal=personal,
         name=elder.name if personal else None, birth_date=elder.birth_date if personal else None,

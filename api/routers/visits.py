@@ -20,10 +20,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
 from api.deps import CoordinatorWrite, Read, VolunteerCreate, check_own, etag, reader
+from api.personal import ReasonQuery, discloses
 from api.reads import ledger_meta
 from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Instant, Text, WrittenOut, choice, examples
 from api.service import load
 from ledger.pairings import Pairing
+from ledger.personal import FORGOTTEN, placeholder
+from ledger.privacy import SubjectKind
 from ledger.visits import (
     READING_BOUNDS,
     AmendReason,
@@ -245,16 +248,20 @@ def feedback(visit_id: UUID, body: FeedbackIn, write: CoordinatorWrite) -> JSONR
 
 
 VisitReader = Annotated[Read, Depends(reader("coordinator", "auditor", "finance", "evaluator", "volunteer"))]
+PERSONAL_READERS = ("coordinator", "volunteer")
+"""The roles that read a visit's readings and notes (the elder's health data); an auditor with a reason."""
 
 
 @router.get("/{visit_id}", response_model=VisitOut, responses=READ_ERRORS)
-def read(visit_id: UUID, read: VisitReader, response: Response) -> VisitOut:
+def read(visit_id: UUID, read: VisitReader, response: Response, reason: ReasonQuery = None) -> VisitOut:
     """One visit as the ledger has it now (a volunteer's key reads only its own visits)."""
     visit = load(read.ledger, Visit, visit_id, "visit")
     check_own(read.principal, visit.volunteer_id, "visit")
     response.headers["ETag"] = etag(visit.version)
     ledger_meta(read.services, response)
-    personal = read.principal.role in ("coordinator", "volunteer")
+    personal = discloses(read, SubjectKind.ELDER, visit.elder_id, reason, roles=PERSONAL_READERS)
+    if personal and read.ledger.is_forgotten(visit.elder_id):  # forgotten by another process: its cache is stale
+        visit.readings, visit.notes = placeholder("readings"), FORGOTTEN
     return VisitOut(
         id=visit.id, version=visit.version, status=visit.status, pairing_id=visit.pairing_id,
         volunteer_id=visit.volunteer_id, elder_id=visit.elder_id, kind=visit.kind, services=visit.services,

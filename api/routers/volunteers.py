@@ -15,7 +15,8 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from api.deps import CoordinatorCreate, CoordinatorWrite, Read, check_own, etag, reader
+from api.deps import AdminWrite, CoordinatorCreate, CoordinatorWrite, Read, check_own, etag, reader
+from api.personal import ReasonQuery, discloses, pseudonym
 from api.reads import LIST_ERRORS, Page, Pages, ViewRead, ledger_meta, view_reader
 from api.routers.scores import MonthQuery, ScoreOut, score_out, this_month
 from api.schemas import (
@@ -31,6 +32,7 @@ from api.schemas import (
 )
 from api.service import load
 from ledger.errors import NotFound
+from ledger.privacy import ForgetReason, SubjectKind
 from ledger.volunteers import MAX_COURSE_HOURS, Profession, Volunteer, VolunteerStatus
 from projections.roster import LoadRow
 from projections.scores import score as score_of
@@ -71,11 +73,19 @@ class ReasonIn(BaseModel):
     model_config = examples({"reason": "长期外出进修"})
 
 
+class ForgetIn(BaseModel):
+    reason: Text = choice(ForgetReason, ForgetReason.PERSON_ASKED)
+
+    model_config = examples({"reason": ForgetReason.PERSON_ASKED})
+
+
 class VolunteerOut(BaseModel):
     id: UUID
     version: int
+    pseudonym: Annotated[str, Field(description="a stable label for the volunteer that reveals nothing of them")]
+    forgotten: Annotated[bool, Field(description="the volunteer's personal data is destroyed; the record stays")]
     county: str
-    name: str
+    name: Annotated[str | None, Field(description="withheld (null) from an auditor who gives no reason")]
     unit: str
     profession: str
     township: str
@@ -85,7 +95,8 @@ class VolunteerOut(BaseModel):
 
     model_config = examples(
         {
-            "id": "5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a", "version": 3, "county": "lianshui", "name": "李芳",
+            "id": "5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a", "version": 3, "pseudonym": "volunteer-5a9d3c1e",
+            "forgotten": False, "county": "lianshui", "name": "李芳",
             "unit": "涟水县人民医院", "profession": Profession.NURSE, "township": "高沟镇",
             "status": VolunteerStatus.ACTIVE,
             "training_hours": {"2026": "4.5"}, "phone": "13905170000",
@@ -149,19 +160,35 @@ def retire(volunteer_id: UUID, body: ReasonIn, write: CoordinatorWrite) -> JSONR
     )
 
 
+@router.post("/{volunteer_id}/forget", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
+def forget(volunteer_id: UUID, body: ForgetIn, write: AdminWrite) -> JSONResponse:
+    """Forget a volunteer (admin): destroy their key; visits, claims and scores stay, their personal data goes."""
+    return write.run(
+        lambda by: write.ledger.forget_volunteer(
+            volunteer_id, reason=body.reason, by=by, expected_version=write.if_match
+        ),
+        target=volunteer_id,
+    )
+
+
 VolunteerReader = Annotated[Read, Depends(reader("coordinator", "auditor", "evaluator", "finance", "volunteer"))]
+PHONE_READERS = ("coordinator", "volunteer")
+NAME_READERS = ("coordinator", "volunteer", "evaluator", "finance")
+"""Evaluators rate and finance pays a named person; an auditor sees a pseudonym unless giving a reason."""
 
 
 @router.get("/{volunteer_id}", response_model=VolunteerOut, responses=READ_ERRORS)
-def read(volunteer_id: UUID, read: VolunteerReader, response: Response) -> VolunteerOut:
+def read(volunteer_id: UUID, read: VolunteerReader, response: Response, reason: ReasonQuery = None) -> VolunteerOut:
     """One volunteer as the ledger has it now (a volunteer's key reads only its own)."""
     check_own(read.principal, volunteer_id, "volunteer")
     volunteer = load(read.ledger, Volunteer, volunteer_id, "volunteer")
     response.headers["ETag"] = etag(volunteer.version)
     ledger_meta(read.services, response)
-    personal = read.principal.role in ("coordinator", "volunteer")
+    named = discloses(read, SubjectKind.VOLUNTEER, volunteer.id, reason, roles=NAME_READERS)
+    personal = named and (read.principal.role in PHONE_READERS or reason is not None)
     return VolunteerOut(
-        id=volunteer.id, version=volunteer.version, county=volunteer.county, name=volunteer.name,
+        id=volunteer.id, version=volunteer.version, pseudonym=pseudonym(SubjectKind.VOLUNTEER, volunteer.id),
+        forgotten=volunteer.forgotten, county=volunteer.county, name=volunteer.name if named else None,
         unit=volunteer.unit, profession=volunteer.profession, township=volunteer.township, status=volunteer.status,
         training_hours={str(year): hours for year, hours in volunteer.training_hours.items()},
         phone=volunteer.phone if personal else None,

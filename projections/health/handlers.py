@@ -12,6 +12,7 @@ from typing import Any
 from eventsourcing.persistence import Notification
 
 from ledger.elders import Elder
+from ledger.personal import is_sealed
 from ledger.visits import Visit
 from projections.health.tables import READINGS
 from projections.runner import Handlers
@@ -49,6 +50,8 @@ def elder_forgotten(writer: BatchWriter, event: Elder.Forgotten, notification: N
 
 def values_of(writer: BatchWriter, readings: dict[str, Any]) -> list[Any]:
     """The four readings as the store keeps them (a missing one is null); an unknown one is refused."""
+    if is_sealed(readings):
+        raise ValueError("the readings are sealed: the health read model needs the master key (TIEXIN_MASTER_KEY)")
     unknown = set(readings) - set(READINGS)
     if unknown:
         raise ValueError(f"unknown readings {', '.join(sorted(unknown))}")

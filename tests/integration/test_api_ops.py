@@ -24,6 +24,7 @@ from projections import registry
 from projections.history import HistoryProjection, HistoryView, HistoryWriter, open_history_view
 from projections.service import running
 from projections.storage import SavedStatus
+from tests.builders import MASTER_KEY
 from tests.conftest import Clock
 from tests.harness import Harness, harness
 
@@ -127,7 +128,7 @@ def test_ready_when_every_read_model_is_caught_up(api: Harness, store_url: str) 
         ("history", "never run", api.events()),
         ("copy", "never run", api.events()),
     ]
-    with running(store_url, ["history", "copy"], poll_interval=0.05, listen=False) as service:
+    with running(store_url, ["history", "copy"], poll_interval=0.05, listen=False, master_key=MASTER_KEY) as service:
         service.wait_until_caught_up(20)
         wait_for(lambda: ready(api).status_code == 200)
         answer = ready(api).json()
@@ -154,7 +155,9 @@ def test_a_stopped_read_model_is_named_with_its_event(
         "notes": "坏",
     }  # fmt: skip
     visit = api.staff.post("/v1/visits", body, api.volunteer_key(volunteer_id))
-    with running(store_url, ["history", "copy", "broken"], poll_interval=0.05, listen=False) as service:
+    with running(
+        store_url, ["history", "copy", "broken"], poll_interval=0.05, listen=False, master_key=MASTER_KEY
+    ) as service:
         wait_for(lambda: service.runners["broken"].state.status == "stopped")
         wait_for(lambda: all(service.runners[n].lag == 0 for n in ("history", "copy")))
         wait_for(lambda: [p["name"] for p in not_ready(api)["projections"] if not p["ready"]] == ["broken"])

@@ -18,6 +18,7 @@ import pytest
 from ledger.common import COUNTY_TZ
 from projections.roster import RosterProjection, RosterView
 from projections.service import running
+from tests.builders import MASTER_KEY
 from tests.conftest import Clock
 from tests.harness import Harness, harness
 
@@ -205,7 +206,7 @@ def test_read_models_run_by_another_process_are_read_by_polling_their_views(
         nobody = get(api, f"/v1/elders?after={elder['position']}&wait=0.2").json()
         assert nobody["projection_state"] == "never run" and nobody["items"] == []
         assert nobody["lag"] == api.events() and nobody["position"] == 0
-        with running(store_url, poll_interval=0.02):
+        with running(store_url, poll_interval=0.02, master_key=MASTER_KEY):
             timings = []
             for n in range(10):
                 written = api.staff.post("/v1/elders", elder_body(200 + n), "coordinator")

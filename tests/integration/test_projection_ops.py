@@ -207,7 +207,7 @@ def test_the_service_runs_several_read_models_and_stops_cleanly(
     store_url: str, ledger: Ledger, views: Callable[..., HistoryView], clock: Clock
 ) -> None:
     pair = make_pair(ledger, 1)
-    with running(store_url, ["history", "copy"], poll_interval=0.05) as service:
+    with running(store_url, ["history", "copy"], poll_interval=0.05, master_key=MASTER_KEY) as service:
         assert sorted(service.runners) == ["copy", "history"]
         some_visits(ledger, pair, 3, clock)
         service.wake()
@@ -225,7 +225,7 @@ def test_one_read_model_that_stops_leaves_the_others_running(
 ) -> None:
     pair = make_pair(ledger, 1)
     monkeypatch.setattr(Refuses, "bad", event_count(ledger) + 2)
-    with running(store_url, ["history", "broken"], poll_interval=0.05) as service:
+    with running(store_url, ["history", "broken"], poll_interval=0.05, master_key=MASTER_KEY) as service:
         some_visits(ledger, pair, 2, clock)
         service.wake()
         deadline = time.monotonic() + 10
@@ -253,7 +253,7 @@ def test_a_lost_notification_costs_at_most_a_poll_interval(
     pair = make_pair(ledger, 1)
     # No NOTIFY reaches the listener (on SQLite there is none anyway): only polling can catch up.
     monkeypatch.setattr(ledger.recorder, "_notify_channel", lambda cursor: None, raising=False)
-    with running(store_url, ["history"], poll_interval=0.5) as service:
+    with running(store_url, ["history"], poll_interval=0.5, master_key=MASTER_KEY) as service:
         assert service.wait_until_caught_up(10)
         if service.listener is not None:
             assert service.listener.listening.wait(10)
