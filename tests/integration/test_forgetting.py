@@ -10,6 +10,7 @@ import sqlite3
 import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -44,10 +45,14 @@ def post(api: Harness, path: str, body: dict[str, Any], who: str) -> Any:
 
 def dump_tables(url: str) -> str:
     """Every row of every table in the ledger's database (events, keys, views), as text."""
-    if url.startswith("sqlite"):
-        with sqlite3.connect(urlsplit(url).path[1:]) as conn:
-            names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
-            rows = [row for name in names for row in conn.execute(f'SELECT * FROM "{name}"')]
+    if url.startswith("sqlite"):  # the ledger's file and, beside it, the API's and each view's
+        rows = []
+        paths = sorted(Path(urlsplit(url).path).parent.glob("*.db"))
+        assert any("view_health" in path.name for path in paths), paths
+        for path in paths:
+            with sqlite3.connect(path) as conn:
+                names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+                rows += [row for name in names for row in conn.execute(f'SELECT * FROM "{name}"')]
         return "\n".join(as_text(v) for row in rows for v in row)
     schema = parse_qs(urlsplit(url).query)["schema"][0]
     admin = url.split("?")[0]
