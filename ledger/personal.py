@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +49,8 @@ NONCE_BYTES = 12
 CHECK_SUBJECT = UUID(int=0)
 """The key table's check row: a known value wrapped under the master key, to tell a wrong master key."""
 CHECK_VALUE = b"tiexin personal keys"
+RECHECK_SECONDS = 2.0
+"""How often a process asks the key table whether someone was forgotten elsewhere (one COUNT)."""
 
 
 class Personal(Protocol):
@@ -146,6 +149,9 @@ class Keyring:
         self._random = random_bytes
         self._store: KeyStore | None = None
         self._keys: dict[UUID, AESGCM | None] = {}
+        self._forgotten_seen: int | None = None
+        self._checked_at = float("-inf")
+        self.recheck_seconds = RECHECK_SECONDS
         self._local = threading.local()
 
     def attach(self, store: KeyStore, created_at: str) -> None:
@@ -177,6 +183,7 @@ class Keyring:
 
     def seal(self, subject_id: UUID, plaintext: bytes, context: bytes, now: str) -> str:
         """The stored form of one personal value of ``subject_id``; RuleViolation if they were forgotten."""
+        self._notice_forgetting_elsewhere()
         key = self._pending().get(subject_id) or self._key(subject_id)
         if key is None and subject_id in self._keys:
             raise RuleViolation(
@@ -193,6 +200,7 @@ class Keyring:
         subject_id = subject_in(value)
         if subject_id is None:
             raise ValueError("not a sealed personal value")
+        self._notice_forgetting_elsewhere()
         key = self._key(subject_id)
         if key is None:
             return None
@@ -219,6 +227,17 @@ class Keyring:
     def evict(self, subject_id: UUID) -> None:
         """Forget what this process remembers of a person's key (another process may have destroyed it)."""
         self._keys.pop(subject_id, None)
+
+    def _notice_forgetting_elsewhere(self) -> None:
+        """Drop the keys this process remembers if another process has forgotten someone since (checked every 2 s)."""
+        now = time.monotonic()
+        if now - self._checked_at < self.recheck_seconds:
+            return
+        self._checked_at = now
+        forgotten = self.store.count()[1]
+        if self._forgotten_seen is not None and forgotten != self._forgotten_seen:
+            self._keys.clear()
+        self._forgotten_seen = forgotten
 
     # Keys made while saving ----------------------------------------------------------------
 
