@@ -129,7 +129,7 @@ def test_personal_data_only_for_the_coordinator(api: Harness, county: dict[str, 
     personal = {
         "tiexin.elder.Registered": ["name", "birth_date", "address", "phone", "notes"],
         "tiexin.elder.Relocated": ["address"],
-        "tiexin.volunteer.Recruited": ["phone"],
+        "tiexin.volunteer.Recruited": ["name", "phone"],
         "tiexin.visit.Recorded": ["readings", "notes"],
         "tiexin.visit.FeedbackGiven": ["comment"],
     }
@@ -143,8 +143,8 @@ def test_personal_data_only_for_the_coordinator(api: Harness, county: dict[str, 
             assert all(full[item["position"]]["data"][field] is not None for field in withheld)
             kept = {k: v for k, v in full[item["position"]]["data"].items() if k not in withheld}
             assert {k: v for k, v in item["data"].items() if k not in withheld} == kept
-    recruited = events(api, "auditor", type="tiexin.volunteer.Recruited")["items"][0]["data"]
-    assert recruited["name"].startswith("志愿者") and recruited["phone"] is None
+    recruited = events(api, "coordinator", type="tiexin.volunteer.Recruited")["items"][0]["data"]
+    assert recruited["name"].startswith("志愿者") and recruited["phone"].startswith("139")
 
 
 def test_an_amendment_s_readings_and_notes_are_redacted_inside_its_changes(
