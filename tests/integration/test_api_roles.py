@@ -148,9 +148,10 @@ def test_personal_fields_are_withheld_from_roles_that_do_not_need_them(api: Harn
     for role, personal in (("coordinator", True), ("auditor", False), ("finance", False), ("evaluator", False)):
         visit = api.client.get(f"/v1/visits/{visit_id}", headers=api.staff.auth(role)).json()
         assert visit["personal"] is personal and (visit["readings"] is not None) == personal, role
-    for role, phone in (("coordinator", True), ("evaluator", False), ("auditor", False)):
+    for role, phone, name in (("coordinator", True, True), ("evaluator", False, True), ("auditor", False, False)):
         volunteer = api.client.get(f"/v1/volunteers/{volunteer_id}", headers=api.staff.auth(role)).json()
-        assert (volunteer["phone"] is not None) == phone and volunteer["name"], role
+        assert (volunteer["phone"] is not None) == phone and (volunteer["name"] is not None) == name, role
+        assert volunteer["pseudonym"] == f"volunteer-{volunteer_id.replace('-', '')[:8]}"
 
 
 def test_an_evaluation_is_withdrawn_only_by_the_key_that_submitted_it(api: Harness) -> None:

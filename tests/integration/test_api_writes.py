@@ -97,6 +97,8 @@ def test_every_write_of_the_contract_answers_with_id_version_and_position(api: H
     params = {**DEFAULT_PARAMETERS["subsidy"], "transport_cross_township_fen": 2500}
     post("/v1/policies", {"kind": "subsidy", "version": 2, "parameters": params, "effective_from": "2026-07-01"},
          "admin", 201)  # fmt: skip
+    post(f"/v1/elders/{staff.elder()}/forget", {"reason": "person_asked"}, "admin")
+    post(f"/v1/volunteers/{staff.volunteer()}/forget", {"reason": "retention_ended"}, "admin")
 
     assert post.used == CONTRACT_WRITES, "every write of the contract is exercised"
 
@@ -167,9 +169,11 @@ CONTRACT_WRITES = {
     "/v1/elders",
     "/v1/elders/{elder_id}/relocation",
     "/v1/elders/{elder_id}/departure",
+    "/v1/elders/{elder_id}/forget",
     "/v1/volunteers",
     "/v1/volunteers/{volunteer_id}/trainings",
     "/v1/volunteers/{volunteer_id}/suspension",
+    "/v1/volunteers/{volunteer_id}/forget",
     "/v1/volunteers/{volunteer_id}/reinstatement",
     "/v1/volunteers/{volunteer_id}/retirement",
     "/v1/pairings",
