@@ -35,9 +35,11 @@ from api.routers import (
     policies,
     roster,
     scores,
+    seals,
     visits,
     volunteers,
 )
+from api.routers.seals import open_seal_side
 from api.service import open_api_ledger
 from api.settings import ApiSettings
 from api.tables import open_tables
@@ -57,6 +59,7 @@ ROUTERS = (
     roster,
     scores,
     audit,
+    seals,
     history,
 )
 DESCRIPTION = """\
@@ -93,8 +96,12 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.state.services = open_services(settings)
         try:
             app.state.services.reads = open_read_side(settings, app.state.services.ledger)
-            yield
+            app.state.seals = open_seal_side(settings)  # the seal store, and verification for /readyz
+            with ops.watching(app):  # PostgreSQL pools rid of dead connections; the status views closed after
+                yield
         finally:
+            if getattr(app.state, "seals", None) is not None:
+                app.state.seals.close()
             app.state.services.close()
 
     app = FastAPI(

@@ -9,12 +9,19 @@ Counted by :class:`RequestMetrics`, a plain ASGI middleware (so a streamed respo
   event stream, until it starts: a stream lasts as long as its client stays);
 - ``tiexin_writes_total{route}``: writes that appended to the log (a ``POST`` answered 200/201,
   not an idempotent replay);
-- ``tiexin_event_streams``: the event streams open now.
+- ``tiexin_event_streams``: the event streams open now;
+- ``tiexin_damaged_record_answers_total``: answers naming a damaged record (409
+  ``record.damaged``: stored events deleted or altered behind the ledger's back).
+
+A successful write also tells the process's :class:`~api.faults.WriteHealth` that writes work.
 
 Read when scraped (:class:`StoreFamilies`, from the read side's status): ``tiexin_store_up``,
 ``tiexin_log_head_position`` (the last position of the log: every event ever appended, by every
 process), and per read model ``tiexin_projection_position``, ``tiexin_projection_lag`` and
-``tiexin_projection_state{state}`` (1 for its current state), and ``tiexin_ready``.
+``tiexin_projection_state{state}`` (1 for its current state), ``tiexin_store_writes_failing``
+and ``tiexin_ready`` (:mod:`api.routers.ops`); from this process's last verification of the log
+against its seals, ``tiexin_seal_verified`` (1 intact, 0 not) and the position it holds up to
+(:mod:`api.routers.seals`).
 
 Several worker processes (``tiexin serve --workers N``) each count their own requests; with
 ``PROMETHEUS_MULTIPROC_DIR`` set to an empty directory, the same for every worker, before they start
@@ -36,6 +43,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.faults import WriteHealth, write_health
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 disable_created_metrics()  # type: ignore[no-untyped-call]  # the ``…_created`` series double the text and tell nothing here
@@ -49,8 +58,9 @@ class Metrics:
     ``multiprocess_dir``: where the workers of one server share their counts (None: one process).
     """
 
-    def __init__(self, multiprocess_dir: str | None = None) -> None:
+    def __init__(self, multiprocess_dir: str | None = None, writes: WriteHealth | None = None) -> None:
         self.multiprocess_dir = multiprocess_dir
+        self.write_health = writes or WriteHealth()
         self.registry = CollectorRegistry()
         self.requests = Counter(
             "tiexin_http_requests", "HTTP requests answered, by route template, method and status.",
@@ -67,6 +77,10 @@ class Metrics:
         self.streams = Gauge(
             "tiexin_event_streams", "Server-sent event streams open now.", registry=self.registry,
             multiprocess_mode="livesum",
+        )  # fmt: skip
+        self.damaged = Counter(
+            "tiexin_damaged_record_answers", "Answers naming a damaged record (409 record.damaged).",
+            registry=self.registry,
         )  # fmt: skip
 
     def exposition(self, store: Callable[[], Iterable[Metric]]) -> bytes:
@@ -85,6 +99,7 @@ class Metrics:
             self.latency.labels(route, method).observe(seconds)
         if method == "POST" and status in (200, 201) and not replayed:
             self.writes.labels(route).inc()
+            self.write_health.succeeded()
 
 
 class _Both(Collector):
@@ -141,7 +156,7 @@ class RequestMetrics:
 
 def install_metrics(app: FastAPI, multiprocess_dir: str | None = None) -> None:
     """Count the app's requests (outermost, so every answer is seen as sent) and keep the metrics on ``app.state``."""
-    app.state.metrics = Metrics(multiprocess_dir)
+    app.state.metrics = Metrics(multiprocess_dir, write_health(app))
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
 
 

@@ -3,14 +3,24 @@
 Domain errors keep their meaning: ``InvalidInput`` → 422 naming the ``field``, ``NotFound`` →
 404, ``RuleViolation`` → 409 naming the ``rule``, ``VersionMismatch`` (the command's
 ``expected_version``, from ``If-Match``) → 412 with ``current_version``, ``ConflictError`` → 409 (rule
-``concurrency.conflict``), ``StoreUnavailable`` → 503 with ``Retry-After``. The API's own errors
+``concurrency.conflict``), ``DamagedRecord`` → 409 (rule ``record.damaged``, naming the record, the
+version and, when known, the position: see :func:`on_damaged_record`), ``StoreUnavailable`` → 503
+with ``Retry-After``. The API's own errors
 (401, 403, 412, the idempotency conflicts) are :class:`ApiError`. Malformed JSON is 400, a body
 that parses but does not fit the schema 422, each with the fields at fault.
 
 :class:`Guard` is the outermost middleware of our own: it limits the body's size, gives every
 request a correlation id (``X-Correlation-ID``, the client's if it sent a sane one), and turns any
-exception that no handler took into a problem. It logs such an exception by its type and where it
-happened, never its message, which could hold personal data from the request.
+exception that no handler took into a problem: a driver's error as 503, an error that reveals a
+damaged record (:func:`ledger.damage.damage_in`) as that record's 409, anything else as 500. It logs
+such an exception by its type and where it happened, never its message, which could hold personal
+data from the request.
+
+No problem's ``detail`` quotes a request's body: the free text of a request (reasons, comments,
+notes) can name people. Validation errors name the field and the rule it broke, never the value;
+and where a refusal quotes the value it refused (``'walk' is not one of …``), :func:`without_values`
+keeps the quote only if it reads as a code (a short ASCII token), so a name typed into the wrong
+field is not sent back, nor kept by whatever logs the answers.
 """
 
 from __future__ import annotations
@@ -29,8 +39,11 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.faults import write_health
+from ledger.damage import damage_in
 from ledger.errors import (
     ConflictError,
+    DamagedRecord,
     InvalidInput,
     NotFound,
     RuleViolation,
@@ -95,6 +108,20 @@ class PayloadTooLarge(ApiError):
     status, slug = 413, "payload-too-large"
 
 
+QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"|`([^`]*)`")
+CODE_LIKE = re.compile(r"[A-Za-z0-9_.:+-]{0,40}")
+
+
+def without_values(text: str) -> str:
+    """``text`` with every quoted value that is not a code (a short ASCII token) replaced by ``'…'``."""
+
+    def masked(match: re.Match[str]) -> str:
+        quoted = match.group(0)
+        return quoted if CODE_LIKE.fullmatch(quoted[1:-1]) else f"{quoted[0]}…{quoted[-1]}"
+
+    return QUOTED.sub(masked, text)
+
+
 def problem(
     status: int, slug: str, detail: str, *, request: Request | None = None, headers: dict[str, str] | None = None,
     **extensions: Any,
@@ -121,7 +148,7 @@ async def on_api_error(request: Request, error: Exception) -> JSONResponse:
 
 async def on_invalid_input(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, InvalidInput)
-    return problem(422, "invalid-input", error.reason, request=request, field=error.field)
+    return problem(422, "invalid-input", without_values(error.reason), request=request, field=error.field)
 
 
 async def on_not_found(request: Request, error: Exception) -> JSONResponse:
@@ -131,7 +158,7 @@ async def on_not_found(request: Request, error: Exception) -> JSONResponse:
 
 async def on_rule_violation(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RuleViolation)
-    return problem(409, "rule-violation", error.reason, request=request, rule=error.rule)
+    return problem(409, "rule-violation", without_values(error.reason), request=request, rule=error.rule)
 
 
 async def on_version_mismatch(request: Request, error: Exception) -> JSONResponse:
@@ -150,9 +177,36 @@ async def on_conflict(request: Request, error: Exception) -> JSONResponse:
     return problem(409, "conflict", error.reason, request=request, rule="concurrency.conflict")
 
 
+async def on_damaged_record(request: Request, error: Exception) -> JSONResponse:
+    """A record whose stored events no longer load: 409 naming it, never a 500 (see docs/design.md, Errors).
+
+    Not 5xx: nothing is wrong with the server or the store as a whole, and waiting does not heal
+    the record (so no ``Retry-After``); every other record is served. 409, as the record's stored
+    state conflicts with any request on it until it is restored from a backup.
+    """
+    assert isinstance(error, DamagedRecord)
+    return damaged_record_problem(error, request.method, request.url.path, request.app)
+
+
+def damaged_record_problem(error: DamagedRecord, method: str, path: str, app: Any = None) -> JSONResponse:
+    metrics = getattr(getattr(app, "state", None), "metrics", None)
+    if metrics is not None:
+        metrics.damaged.inc()
+    log.error(
+        "damaged record %s: %s at version %s (position %s, %s) on %s %s",
+        error.record_id, error.how, error.version, error.position, error.cause or "-", method, path,
+    )  # fmt: skip
+    return problem(
+        409, "damaged-record", error.reason, instance=path, rule="record.damaged", id=str(error.record_id),
+        version=error.version, position=error.position, damage=error.how,
+    )  # fmt: skip
+
+
 async def on_store_unavailable(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, TiexinError)
     log.warning("store unavailable on %s %s: %s", request.method, request.url.path, error.reason)
+    if request.method == "POST":
+        write_health(request.app).failed(error.reason)
     return problem(
         503, "store-unavailable", "the ledger's store is unavailable; nothing is known to be written — retry later",
         request=request, headers={"Retry-After": RETRY_AFTER_S},
@@ -162,7 +216,7 @@ async def on_store_unavailable(request: Request, error: Exception) -> JSONRespon
 async def on_validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
     errors = [
-        {"field": field_of(e.get("loc", ())), "reason": e.get("msg", "invalid"), "type": e.get("type")}
+        {"field": field_of(e.get("loc", ())), "reason": without_values(e.get("msg", "invalid")), "type": e.get("type")}
         for e in error.errors()
     ]
     if any(e["type"] == "json_invalid" for e in errors):
@@ -177,7 +231,8 @@ async def on_http_exception(request: Request, error: Exception) -> JSONResponse:
     if _caused_by(error, _BodyTooLarge):  # FastAPI turns any failure to read the body into a 400
         return problem(413, "payload-too-large", "the body is too large", request=request)
     slug = HTTPStatus(error.status_code).phrase.lower().replace(" ", "-")
-    detail = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).description
+    said = error.detail if isinstance(error.detail, str) else HTTPStatus(error.status_code).description
+    detail = without_values(said)
     field = "body" if error.status_code == 400 else None
     headers = dict(error.headers or {})
     if error.status_code == 405 and (allowed := allowed_methods(request)):
@@ -221,6 +276,7 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RuleViolation, on_rule_violation)
     app.add_exception_handler(VersionMismatch, on_version_mismatch)
     app.add_exception_handler(ConflictError, on_conflict)
+    app.add_exception_handler(DamagedRecord, on_damaged_record)
     app.add_exception_handler(StoreUnavailable, on_store_unavailable)
     app.add_exception_handler(TiexinError, on_store_unavailable)  # ConfigurationError: the store is unusable
     app.add_exception_handler(RequestValidationError, on_validation_error)
@@ -291,8 +347,13 @@ class Guard:
             return problem(413, "payload-too-large", f"the body is larger than {self.max_body_bytes} bytes")
         if type(error).__module__.split(".")[0] in DRIVER_MODULES:
             log.warning("store driver error %s on %s %s", type(error).__name__, scope["method"], scope["path"])
+            if scope["method"] == "POST" and "app" in scope:
+                write_health(scope["app"]).failed(f"the store failed: {type(error).__name__}")
             detail = "the ledger's store is unavailable; nothing is known to be written — retry later"
             return problem(503, "store-unavailable", detail, headers={"Retry-After": RETRY_AFTER_S})
+        damage = damage_in(error)
+        if damage is not None:
+            return damaged_record_problem(damage, scope["method"], scope["path"], scope.get("app"))
         frames = " <- ".join(
             f"{f.filename.rsplit('/', 1)[-1]}:{f.lineno} {f.name}"
             for f in reversed(traceback.extract_tb(error.__traceback__)[-8:])

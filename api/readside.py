@@ -29,6 +29,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from eventsourcing.application import Application
@@ -39,6 +40,7 @@ from api.settings import ApiSettings
 from ledger.store import store_errors_translated
 from projections import registry
 from projections.runner import Runner
+from projections.seals import SealPolicy, load_key_file
 from projections.service import ProjectionService, describe, is_sqlite
 
 log = logging.getLogger(__name__)
@@ -78,7 +80,9 @@ def usable(names: tuple[str, ...] | list[str]) -> tuple[list[str], dict[str, str
 class ReadSide:
     """The views the API reads, the in-process runners (``in_process``), and waiting on them."""
 
-    def __init__(self, url: str, ledger: Application[Any], *, in_process: bool) -> None:
+    def __init__(
+        self, url: str, ledger: Application[Any], *, in_process: bool, sealing: SealPolicy | None = None
+    ) -> None:
         self.url = url
         self.ledger = ledger
         self.application_name = ledger.name
@@ -93,7 +97,7 @@ class ReadSide:
         if in_process:
             running, _ = usable(registry.names())
             if running:
-                self.service = ProjectionService(url, running, ledger=ledger)
+                self.service = ProjectionService(url, running, ledger=ledger, sealing=sealing)
                 for name, each in self.service.runners.items():
                     each.on_page = functools.partial(self._progressed, name)
         try:
@@ -246,11 +250,21 @@ def runner_state(runner: Runner[Any]) -> ModelState:
     return ModelState(status, state.reason if status not in LIVE else None)
 
 
+def sealing_policy(settings: ApiSettings) -> SealPolicy:
+    """The in-process sealer's policy: it follows the log always, and seals with the key file when there is one."""
+    path = settings.seal_key_file
+    return SealPolicy(
+        key=(lambda: load_key_file(Path(path))) if path else None,
+        every_events=settings.seal_every_events,
+        every_seconds=settings.seal_every_seconds,
+    )
+
+
 def open_read_side(settings: ApiSettings, ledger: Application[Any]) -> ReadSide:
     """The read side of a serving process, started (see the module's docstring for where runners run)."""
     url = settings.database_url
     in_process = settings.projections if settings.projections is not None else is_sqlite(url)
-    side = ReadSide(url, ledger, in_process=in_process)
+    side = ReadSide(url, ledger, in_process=in_process, sealing=sealing_policy(settings))
     try:
         side.start()
     except BaseException:

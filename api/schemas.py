@@ -147,7 +147,8 @@ ERROR_TEXT = {
     401: "no API key, or an unknown or revoked one",
     403: "the key's role may not do this, or the record is another volunteer's",
     404: "no such record",
-    409: "a broken rule (named by `rule`), a racing write, or a reused idempotency key",
+    409: "a broken rule (named by `rule`), a racing write, a reused idempotency key, or a damaged record "
+    "(`record.damaged`: its stored events no longer load; `id`, `version`, `damage`)",
     412: "If-Match names a version the record has moved past; nothing was written",
     413: "the body is too large",
     422: "a field is missing, of the wrong type or out of range (named by `field`)",
@@ -163,4 +164,4 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 WRITE_ERRORS = errors(400, 404, 409, 413)
 TARGETED_WRITE_ERRORS = errors(400, 404, 409, 412, 413)
-READ_ERRORS = errors(404)
+READ_ERRORS = errors(404, 409)  # 409: a damaged record (record.damaged)

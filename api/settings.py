@@ -42,3 +42,12 @@ class ApiSettings:
     metrics_dir: str | None = None
     """The directory the server's worker processes share their request metrics in, so a scrape of
     any worker sums them all (prometheus-client's multiprocess mode); None: this process's own."""
+    seal_key_file: str | None = None
+    """The bureau's Ed25519 seal key file (read when a seal is made); None: this process cannot seal."""
+    seal_every_events: int = 1000
+    """The in-process sealer (with the read models) seals after this many new events…"""
+    seal_every_seconds: float = 3600.0
+    """…or after this long with at least one new event."""
+    verify_every_seconds: float = 900.0
+    """How often this process checks the log against its seals for ``/readyz`` and ``/metrics``
+    (and once at startup); 0: only when ``GET /v1/audit/verify`` asks."""

@@ -24,7 +24,7 @@ from typing import Any
 
 from psycopg.errors import UniqueViolation
 
-from ledger.settings import store_env
+from ledger.settings import LIBPQ_BOUNDS, RECONNECT_TIMEOUT_S, store_env
 from ledger.store import store_errors_translated
 
 SCHEMA = [
@@ -204,12 +204,13 @@ class PostgresTables(Tables):
                 "dbname": env["POSTGRES_DBNAME"],
                 "user": env["POSTGRES_USER"],
                 "password": env["POSTGRES_PASSWORD"],
-                "connect_timeout": int(env["POSTGRES_CONNECT_TIMEOUT"]),
+                **LIBPQ_BOUNDS,  # every wait bounded (ledger.settings)
                 "autocommit": True,
             },
             min_size=1,
             max_size=int(env.get("POSTGRES_POOL_SIZE", "5")) + int(env.get("POSTGRES_MAX_OVERFLOW", "0")),
             timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
+            reconnect_timeout=RECONNECT_TIMEOUT_S,
             name="tiexin-api",
             open=True,
         )

@@ -1,10 +1,13 @@
 """The errors a command can end with. Each says why, in words a user can act on.
 
 The HTTP layer maps them: InvalidInput → 422, NotFound → 404, RuleViolation → 409,
-VersionMismatch → 412, ConflictError → 409, StoreUnavailable → 503.
+VersionMismatch → 412, ConflictError → 409, DamagedRecord → 409 (rule ``record.damaged``),
+StoreUnavailable → 503.
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
 
 
 class TiexinError(Exception):
@@ -65,6 +68,43 @@ class VersionMismatch(ConflictError):
 
 class StoreUnavailable(TiexinError):
     """The event store cannot be reached or used; nothing is known to be written."""
+
+
+class DamagedRecord(TiexinError):
+    """A record's stored events no longer load as they were written; nothing was written.
+
+    Someone or something changed the store behind the ledger's back: an event deleted
+    (``how="missing"``: ``version`` is the first one missing), stored out of order
+    (``"out-of-order"``), bytes that no longer decode (``"undecodable"``), or an event that no
+    longer applies to the record (``"unappliable"``). ``record_id`` names the record and
+    ``position`` the log position of the bad event when it is known (reading the log gives it;
+    loading one record does not). No retry helps: the record must be restored from a backup
+    (``tiexin verify`` names the first position that no longer matches its seal). The reason
+    names the record, the version and the failure's type, never the stored data.
+    """
+
+    EXPLAINED: ClassVar[dict[str, str]] = {
+        "missing": "version {version} is missing",
+        "out-of-order": "its events are out of order at version {version}",
+        "undecodable": "its event at version {version} cannot be decoded",
+        "unappliable": "its event at version {version} cannot be applied",
+    }
+
+    def __init__(
+        self, record_id: object, version: int | None, how: str, *, position: int | None = None, cause: str = ""
+    ) -> None:
+        said = self.EXPLAINED.get(how, "it cannot be loaded").format(version=version)
+        where = f" (log position {position})" if position is not None else ""
+        why = f" [{cause}]" if cause else ""
+        super().__init__(
+            f"the record {record_id} is damaged in the store: {said}{where}{why}; it can be neither read nor "
+            "changed until it is restored"
+        )
+        self.record_id = record_id
+        self.version = version
+        self.how = how
+        self.position = position
+        self.cause = cause
 
 
 class ConfigurationError(TiexinError):

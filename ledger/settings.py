@@ -3,10 +3,32 @@
 The URL is ``sqlite:///path.db`` or ``postgresql://user[:password]@host[:port]/db[?schema=name]``;
 everything else the library needs is derived here. This module reads no environment: the
 composition root (:mod:`tiexin.settings`) reads ``TIEXIN_DATABASE_URL`` and hands the URL in.
+
+**Every wait on PostgreSQL is bounded**, so a store that is down, or a host that swallows packets,
+is told within seconds and a store that comes back is used again within seconds:
+
+- a request waits at most ``POSTGRES_CONNECT_TIMEOUT`` (:data:`POOL_TIMEOUT_S`) for a connection
+  from the pool, then fails (503);
+- a new connection gives up after :data:`LIBPQ_BOUNDS` ``connect_timeout`` (2 s, libpq's least);
+  an established one whose server stopped answering is dropped by the kernel within seconds
+  (TCP keepalives for idle ones, ``tcp_user_timeout`` for unacknowledged writes);
+- the pool (psycopg_pool) retries a lost connection with exponential backoff (1, 2, 4 … s) for
+  ``reconnect_timeout``, 5 minutes by default: a server back after a minute waited up to another
+  minute for the next retry. :data:`RECONNECT_TIMEOUT_S` ends such a retry after 2 s; the next
+  request that finds no connection starts a new attempt at once.
+
+The library builds its pools from the settings it reads (``POSTGRES_*``) and takes neither the
+connection parameters nor the reconnection window: :func:`bound_pool` sets them on a pool it made
+(before it connects, where the caller can; otherwise for every connection made afterwards).
+Dead idle connections are dropped by the API's pool watch (:mod:`api.faults`), not by the
+library's ``POSTGRES_PRE_PING``: that checks a connection on every request, and psycopg_pool, on
+finding one dead, sleeps a second (then two, four…) before trying the next, so after an outage a
+pool of dead connections made the first request wait out its whole timeout.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ledger.errors import ConfigurationError
@@ -47,7 +69,7 @@ def postgres_env(
         "POSTGRES_PORT": str(port or 5432),
         "POSTGRES_USER": unquote(user or "postgres"),
         "POSTGRES_PASSWORD": unquote(password or ""),
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        "POSTGRES_CONNECT_TIMEOUT": str(POOL_TIMEOUT_S),  # the library's name for the pool's wait
         "POSTGRES_POOL_SIZE": "5",
         "POSTGRES_MAX_OVERFLOW": "10",
         "POSTGRES_LOCK_TIMEOUT": "10",
@@ -57,6 +79,40 @@ def postgres_env(
     if schema:
         env["POSTGRES_SCHEMA"] = schema[0]
     return env
+
+
+POOL_TIMEOUT_S = 5
+"""How long a request waits for a connection from a pool before it fails (503)."""
+LIBPQ_BOUNDS: dict[str, int] = {
+    "connect_timeout": 2,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 2,
+    "tcp_user_timeout": 5000,
+}
+"""Connection parameters (libpq) bounding each PostgreSQL connection: give up connecting after 2 s;
+drop an idle connection whose server is gone after about 9 s (keepalives), one whose sent data
+goes unacknowledged after 5 s (``tcp_user_timeout``, ms). A slow query is not cut short."""
+RECONNECT_TIMEOUT_S = 2.0
+"""How long a pool keeps retrying a lost connection before it gives up (psycopg_pool's
+``reconnect_timeout``); a request finding no connection then starts a new attempt at once."""
+
+
+def bound_pool(pool: Any) -> None:
+    """Bound a psycopg pool's connections and reconnections (:data:`LIBPQ_BOUNDS`,
+    :data:`RECONNECT_TIMEOUT_S`); anything else (a SQLite pool, None) is left as it is."""
+    kwargs = getattr(pool, "kwargs", None)
+    if not isinstance(kwargs, dict) or not hasattr(pool, "reconnect_timeout"):
+        return
+    kwargs.update(LIBPQ_BOUNDS)
+    pool.reconnect_timeout = RECONNECT_TIMEOUT_S
+
+
+def bound_store(app: Any) -> None:
+    """:func:`bound_pool` on the pool of an application's (or a recorder's) PostgreSQL datastore."""
+    recorder = getattr(app, "recorder", app)
+    bound_pool(getattr(getattr(recorder, "datastore", None), "pool", None))
 
 
 def redact(url: str) -> str:

@@ -31,6 +31,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment
 
 from ledger.common import require_aware
+from ledger.damage import damage_in
 from ledger.errors import ConflictError, InvalidInput, NotFound, StoreUnavailable, VersionMismatch, first_line
 from ledger.keystore import key_store_of
 from ledger.personal import Keyring, PersonalDataMapper
@@ -63,7 +64,8 @@ def command(method: Callable[P, R]) -> Callable[P, R]:
 
 @contextmanager
 def store_errors_translated(store: str) -> Iterator[None]:
-    """A version clash becomes ConflictError; any other storage failure StoreUnavailable (one line)."""
+    """A version clash becomes ConflictError; any other storage failure StoreUnavailable (one line);
+    a record whose stored events no longer load DamagedRecord (:mod:`ledger.damage`)."""
     try:
         yield
     except IntegrityError:
@@ -73,6 +75,9 @@ def store_errors_translated(store: str) -> Iterator[None]:
     except Exception as error:
         if type(error).__module__.split(".")[0] in DRIVER_MODULES:
             raise StoreUnavailable(f"{store} is unavailable: {first_line(error)}") from None
+        damage = damage_in(error)
+        if damage is not None:
+            raise damage from None
         raise
 
 

@@ -34,11 +34,13 @@ from eventsourcing.application import Application
 
 from ledger.application import Ledger
 from ledger.errors import StoreUnavailable
-from ledger.settings import redact, store_env
+from ledger.settings import bound_store, redact, store_env
 from ledger.store import store_errors_translated
 from projections import registry
 from projections.notify import Listener, channel_of
 from projections.runner import DEFAULT_HEARTBEAT, DEFAULT_PAGE_SIZE, Failure, PagedProjection, Runner
+from projections.seals import Sealer, SealPolicy, sealable
+from projections.seals import open_store as open_seal_store
 from projections.storage import SavedStatus
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,9 @@ def open_log(url: str, master_key: bytes | None = None) -> Ledger:
         if ":memory:" not in path and "mode=memory" not in path and not Path(path).exists():
             raise StoreUnavailable(f"there is no ledger at {redact(url)} (no such file)")
     with store_errors_translated(f"the store at {redact(url)}"):
-        return Ledger(env, master_key=master_key)
+        ledger = Ledger(env, master_key=master_key)
+    bound_store(ledger)  # PostgreSQL: every wait bounded, reconnection prompt (ledger.settings)
+    return ledger
 
 
 def open_projections(url: str, names: Sequence[str]) -> dict[str, PagedProjection[Any]]:
@@ -109,7 +113,12 @@ class ProjectionService:
         listen: bool = True,
         heartbeat: float = DEFAULT_HEARTBEAT,
         master_key: bytes | None = None,
+        sealing: SealPolicy | None = None,
     ) -> None:
+        """``sealing``: also follow the log with the sealer (:mod:`projections.seals`), sealing by that policy.
+
+        The sealer is not woken by writes: it polls, so the leaves of many writes go in one transaction.
+        """
         self.url = url
         chosen = registry.check(names) if names else registry.available()
         if not chosen:
@@ -130,6 +139,16 @@ class ProjectionService:
         self.listener = Listener(self.url, channel, self.wake) if channel else None
         self._stop = threading.Event()
         self._threads: dict[str, threading.Thread] = {}
+        self.sealing = sealing
+        self.sealer: Sealer | None = None
+        if sealing is not None and sealable(url):
+            try:
+                self.sealer = Sealer(open_seal_store(url))
+            except BaseException:
+                for runner in self.runners.values():
+                    runner.view.close()
+                self._close_ledger()
+                raise
 
     def start(self) -> None:
         for name, runner in self.runners.items():
@@ -140,6 +159,13 @@ class ProjectionService:
             thread.start()
         if self.listener is not None:
             self.listener.start()
+        if self.sealer is not None and self.sealing is not None:
+            thread = threading.Thread(
+                target=self.sealer.run_forever, args=(self._stop, self.sealing, self.poll_interval), name="sealer",
+                daemon=True,
+            )  # fmt: skip
+            self._threads["sealer"] = thread
+            thread.start()
 
     def wake(self) -> None:
         """Have every runner poll now (the listener calls it; so may an in-process writer)."""
@@ -163,6 +189,8 @@ class ProjectionService:
         """Stop every runner cleanly, say so in their views, and close what the service opened."""
         self._stop.set()
         self.wake()
+        if self.sealer is not None:
+            self.sealer.wake()
         deadline = time.monotonic() + timeout
         for name, thread in self._threads.items():
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -175,6 +203,9 @@ class ProjectionService:
             if running is None or not running.is_alive():
                 runner.shutdown()
                 runner.view.close()
+        sealing = self._threads.get("sealer")
+        if self.sealer is not None and (sealing is None or not sealing.is_alive()):
+            self.sealer.store.close()
         self._close_ledger()
 
     def _close_ledger(self) -> None:

@@ -9,7 +9,12 @@
   ``TIEXIN_MASTER_KEY_FILE``: the file holding it (default ``tiexin-master.key`` in the working
   directory, created on first use, mode 0600, with a message saying to back it up);
 - ``PROMETHEUS_MULTIPROC_DIR``: a directory shared by the server's workers, so a scrape of any one
-  sums them all (prometheus-client's multiprocess mode, which reads it itself too).
+  sums them all (prometheus-client's multiprocess mode, which reads it itself too);
+- ``TIEXIN_SEAL_KEY_FILE``: the bureau's Ed25519 seal key (default ``tiexin-seal.key`` in the working
+  directory; made with ``tiexin keys seal-key``, never on its own); ``TIEXIN_SEAL_EVERY_EVENTS``
+  (default 1000) and ``TIEXIN_SEAL_EVERY_MINUTES`` (default 60): when the running sealer seals on its
+  own; ``TIEXIN_VERIFY_EVERY_MINUTES`` (default 15, 0: only when asked): how often a server checks
+  the log against its seals for ``/readyz`` and ``/metrics`` (docs/seals.md).
 
 Nothing else in ``ledger``, ``projections`` or ``api`` reads the environment: they are handed a
 :class:`Settings`' fields (the URL, :class:`api.settings.ApiSettings`) by :mod:`tiexin.cli` and
@@ -34,8 +39,16 @@ PROJECTIONS_ENV = "TIEXIN_PROJECTIONS"
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 MASTER_KEY_ENV = "TIEXIN_MASTER_KEY"
 MASTER_KEY_FILE_ENV = "TIEXIN_MASTER_KEY_FILE"
+SEAL_KEY_FILE_ENV = "TIEXIN_SEAL_KEY_FILE"
+SEAL_EVERY_EVENTS_ENV = "TIEXIN_SEAL_EVERY_EVENTS"
+SEAL_EVERY_MINUTES_ENV = "TIEXIN_SEAL_EVERY_MINUTES"
+VERIFY_EVERY_MINUTES_ENV = "TIEXIN_VERIFY_EVERY_MINUTES"
 DEFAULT_DATABASE_URL = "sqlite:///tiexin.db"
 DEFAULT_MASTER_KEY_FILE = "tiexin-master.key"
+DEFAULT_SEAL_KEY_FILE = "tiexin-seal.key"
+DEFAULT_SEAL_EVERY_EVENTS = 1000
+DEFAULT_SEAL_EVERY_MINUTES = 60.0
+DEFAULT_VERIFY_EVERY_MINUTES = 15.0
 
 
 @dataclass(frozen=True)
@@ -48,6 +61,11 @@ class Settings:
     projections: bool | None = None
     """Run the read models in the server's process (None: by store, see :attr:`ApiSettings.projections`)."""
     metrics_dir: str | None = None
+    seal_key_file: str = DEFAULT_SEAL_KEY_FILE
+    """The bureau's seal key (:func:`seal_key_file`); read when a seal is made, so one made later is used."""
+    seal_every_events: int = DEFAULT_SEAL_EVERY_EVENTS
+    seal_every_minutes: float = DEFAULT_SEAL_EVERY_MINUTES
+    verify_every_minutes: float = DEFAULT_VERIFY_EVERY_MINUTES
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, *, projections: bool | None = None) -> Settings:
@@ -61,6 +79,10 @@ class Settings:
             master_key=master_key(env),
             projections=projections if projections is not None else parse_projections(env.get(PROJECTIONS_ENV, "")),
             metrics_dir=env.get(METRICS_DIR_ENV) or None,
+            seal_key_file=str(seal_key_file(env)),
+            seal_every_events=int(_number(env, SEAL_EVERY_EVENTS_ENV, DEFAULT_SEAL_EVERY_EVENTS, least=1, whole=True)),
+            seal_every_minutes=_number(env, SEAL_EVERY_MINUTES_ENV, DEFAULT_SEAL_EVERY_MINUTES, least=0.01),
+            verify_every_minutes=_number(env, VERIFY_EVERY_MINUTES_ENV, DEFAULT_VERIFY_EVERY_MINUTES, least=0),
         )
 
     def export(self) -> None:
@@ -89,6 +111,10 @@ class Settings:
             master_key=self.master_key,
             projections=self.projections,
             metrics_dir=self.metrics_dir,
+            seal_key_file=self.seal_key_file,
+            seal_every_events=self.seal_every_events,
+            seal_every_seconds=self.seal_every_minutes * 60,
+            verify_every_seconds=self.verify_every_minutes * 60,
         )
 
 
@@ -108,6 +134,26 @@ def parse_projections(value: str) -> bool | None:
     if value in ("off", "0", "false", "no"):
         return False
     raise ConfigurationError(f"{PROJECTIONS_ENV} must be in-process or off, not {value!r}")
+
+
+def seal_key_file(environ: Mapping[str, str] | None = None) -> Path:
+    """``TIEXIN_SEAL_KEY_FILE``, or ``tiexin-seal.key`` in the working directory (it may not exist yet)."""
+    env = os.environ if environ is None else environ
+    return Path(env.get(SEAL_KEY_FILE_ENV) or DEFAULT_SEAL_KEY_FILE)
+
+
+def _number(env: Mapping[str, str], name: str, default: float, *, least: float, whole: bool = False) -> float:
+    """A number from the environment (``default`` when unset); ConfigurationError if malformed or below ``least``."""
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        raise ConfigurationError(f"{name} must be a {'whole ' if whole else ''}number, not {text!r}") from None
+    if not value >= least:
+        raise ConfigurationError(f"{name} must be at least {least:g}, not {text!r}")
+    return value
 
 
 def master_key(environ: Mapping[str, str] | None = None) -> bytes:

@@ -226,7 +226,7 @@ class SQLiteDialect(Dialect):
     types: ClassVar[Mapping[Kind, str]] = {
         Kind.UUID: "TEXT", Kind.TEXT: "TEXT", Kind.INT: "INTEGER", Kind.REAL: "REAL", Kind.NUMBER: "TEXT",
         Kind.INSTANT: "TEXT", Kind.DAY: "TEXT", Kind.FLAG: "BOOLEAN", Kind.UUIDS: "TEXT", Kind.INTS: "TEXT",
-        Kind.JSON: "TEXT",
+        Kind.JSON: "TEXT", Kind.BYTES: "BLOB",
     }  # fmt: skip
     words: ClassVar[Mapping[str, str]] = {
         "any_of": "IN (SELECT value FROM json_each(?))", "bytewise": "", "without_rowid": "WITHOUT ROWID",
@@ -279,7 +279,7 @@ class PostgresDialect(Dialect):
     types: ClassVar[Mapping[Kind, str]] = {
         Kind.UUID: "uuid", Kind.TEXT: "text", Kind.INT: "bigint", Kind.REAL: "double precision",
         Kind.NUMBER: "numeric", Kind.INSTANT: "timestamptz", Kind.DAY: "date", Kind.FLAG: "boolean",
-        Kind.UUIDS: "text", Kind.INTS: "text", Kind.JSON: "text",
+        Kind.UUIDS: "text", Kind.INTS: "text", Kind.JSON: "text", Kind.BYTES: "bytea",
     }  # fmt: skip
     words: ClassVar[Mapping[str, str]] = {"any_of": "= ANY(?)", "bytewise": 'COLLATE "C"', "without_rowid": ""}
     snapshot = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"

@@ -31,6 +31,8 @@ class Kind(StrEnum):
     """A tuple of integers, kept as JSON text."""
     JSON = "json"
     """Any JSON value, kept as text."""
+    BYTES = "bytes"
+    """Raw bytes (a hash): SQLite ``BLOB``, PostgreSQL ``bytea``."""
 
 
 JSON_KINDS = frozenset({Kind.UUIDS, Kind.INTS, Kind.JSON})

@@ -62,7 +62,7 @@ from eventsourcing.persistence import TrackingRecorder
 from eventsourcing.postgres import PostgresDatastore, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteConnection, SQLiteConnectionPool, SQLiteDatastore, SQLiteTrackingRecorder
 
-from ledger.settings import store_env
+from ledger.settings import bound_pool, store_env
 from ledger.store import LedgerBase
 from projections.storage.dialect import Dialect, PostgresDialect, SQLiteDialect
 from projections.storage.tables import Kind, Table, columns, nullable
@@ -315,6 +315,7 @@ def open_view(url: str, name: str, view_class: Callable[..., V]) -> V:
             env["POSTGRES_PASSWORD"], connect_timeout=float(env["POSTGRES_CONNECT_TIMEOUT"]), pool_size=1,
             max_overflow=4, lock_timeout=int(env["POSTGRES_LOCK_TIMEOUT"]), schema=env.get("POSTGRES_SCHEMA", ""),
         )  # fmt: skip
+        bound_pool(datastore.pool)  # every wait bounded, reconnection prompt (ledger.settings)
         view = on_store(cast(type[PagedView[Any]], view_class), PostgresView)(datastore, name=name)  # type: ignore[call-arg]
     view.create_table()
     return cast(V, view)

@@ -179,7 +179,12 @@ def ids(items: list[dict[str, Any]]) -> list[str]:
 
 def path_values(demo: Demo, role: str) -> dict[str, list[Any]]:
     """What each path parameter is drawn from, most of the time, for this role."""
-    return {**(demo.own if role == "volunteer" else demo.records), "year": YEARS}
+    return {
+        **(demo.own if role == "volunteer" else demo.records),
+        "year": YEARS,
+        "seq": [1, 2],
+        "position": [1, 2, 1000],
+    }
 
 
 def forbidden(demo: Demo, role: str) -> list[str]:

@@ -214,6 +214,34 @@ def test_an_unexpected_error_is_a_problem_and_is_logged_without_personal_data(
     assert "王德明" not in response.text
 
 
+def test_no_problem_and_no_log_line_quotes_a_request_s_free_text(
+    api: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A name typed into a code field, a township or a comment is never sent back in a problem, nor logged."""
+    staff, client, name = api.staff, api.client, "王德明"
+    volunteer_id, _, pairing_id = staff.pair(date(2026, 1, 1))
+    visit_id = staff.visit(pairing_id, volunteer_id, FEB, confirm=False)
+    coordinator = staff.auth("coordinator")
+    with caplog.at_level(logging.DEBUG):
+        answers = [
+            client.post(f"/v1/visits/{visit_id}/dispute", json={"reason_code": f"{name}说没来"}, headers=coordinator),
+            client.post(
+                "/v1/elders", headers=coordinator,
+                json={"name": "李", "birth_date": "1931-04-12", "sex": "male", "township": f"{name}家",
+                      "address": "x", "phone": "1"},
+            ),
+            client.post(f"/v1/visits/{visit_id}/dispute", json={"reason_code": "wrong_time", "comment": f"{name}说"},
+                        headers=coordinator),
+            client.post(f"/v1/visits/{visit_id}/dispute", json={"reason_code": "wrong_time", "comment": f"{name}又说"},
+                        headers=coordinator),
+        ]  # fmt: skip
+    assert [a.status_code for a in answers] == [422, 409, 200, 409], [a.text for a in answers]
+    for answer in answers[:2] + answers[3:]:
+        assert answer.headers["content-type"] == PROBLEM and name not in answer.text, answer.text
+    assert problem_of(answers[0], 422)["detail"].startswith("reason_code: '…' is not one of")
+    assert name not in caplog.text
+
+
 # No request gets a 500 ------------------------------------------------------------------------
 
 BAD_VALUES: list[Any] = [

@@ -1,4 +1,4 @@
-"""The ``tiexin`` command: the demo county, API keys, the server and the read models.
+"""The ``tiexin`` command: the demo county, API keys, the server, the read models, seals and verification.
 
 Each command reads the store from ``TIEXIN_DATABASE_URL`` (:mod:`tiexin.settings`) and hands it
 on; our own errors end a command with one line on stderr and exit status 1
@@ -12,14 +12,20 @@ import typer
 
 from tiexin.cli.demo import demo
 from tiexin.cli.keys import keys_app
+from tiexin.cli.migrate import migrate
 from tiexin.cli.projections import projections_app
+from tiexin.cli.seals import seal, seals_app, verify
 from tiexin.cli.serve import serve
 
 app = typer.Typer(help="tiexin: the service-record ledger of the caring sons and daughters programme.")
 app.add_typer(projections_app, name="projections")
 app.add_typer(keys_app, name="keys")
+app.add_typer(seals_app, name="seals")
 app.command()(serve)
 app.command()(demo)
+app.command()(migrate)
+app.command()(seal)
+app.command()(verify)
 
 
 @app.callback()

@@ -9,6 +9,7 @@ from rich.table import Table
 
 from ledger.settings import redact
 from tiexin.cli.output import console, one_line_errors, progress_bar
+from tiexin.cli.seals import seal_demo
 from tiexin.settings import database_url, master_key
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ def demo(
         summary = run_demo(url, seed=seed, scale=scale, master_key=master_key(), progress=advance)
     print_summary(summary)
     with one_line_errors():
+        seal_demo(url)
         print_demo_keys(url)
 
 

@@ -92,3 +92,22 @@ def revoke_key(name_or_id: Annotated[str, typer.Argument(metavar="NAME|ID", help
         finally:
             tables.close()
     console.print(f"revoked key {info.id} ({info.name}, {info.role}) at {info.revoked_at}", highlight=False)
+
+
+@keys_app.command("seal-key")
+def seal_key() -> None:
+    """Make the bureau's Ed25519 seal key (TIEXIN_SEAL_KEY_FILE, default tiexin-seal.key); never overwrites one."""
+    from projections.seals import create_key_file
+    from tiexin.settings import seal_key_file
+
+    path = seal_key_file()
+    with one_line_errors():
+        made = create_key_file(path)
+    public = made.public
+    console.print(
+        f"created the seal key in {path.resolve()} (mode 0600). It signs every seal: keep it secret, back it up "
+        "apart from the database, and give it to every process that seals (docs/operations.md, Keys).",
+        highlight=False,
+    )
+    console.print(f"public key fingerprint: {public.fingerprint}", highlight=False)
+    console.print(public.pem.rstrip(), highlight=False)

@@ -122,17 +122,25 @@ def run(
 ) -> None:
     """Keep read models caught up with the ledger, in the foreground, until Ctrl-C or SIGTERM."""
     from projections.service import ProjectionService
+    from tiexin.cli.seals import sealing_policy
 
     url = database_url()
     with one_line_errors():
         service = ProjectionService(
-            url, names, poll_interval=poll_interval, page_size=page_size, listen=listen, master_key=master_key()
+            url,
+            names,
+            poll_interval=poll_interval,
+            page_size=page_size,
+            listen=listen,
+            master_key=master_key(),
+            sealing=sealing_policy(),
         )
     how = "LISTEN/NOTIFY and polling" if service.listener else "polling"
+    sealing = "; the sealer follows the log too" if service.sealer else ""
     service.run_until_signalled(
         started=lambda: errors.print(
-            f"running {', '.join(service.runners)} on {redact(url)} ({how} every {service.poll_interval:g} s); "
-            "Ctrl-C to stop",
+            f"running {', '.join(service.runners)} on {redact(url)} "
+            f"({how} every {service.poll_interval:g} s){sealing}; Ctrl-C to stop",
             highlight=False,
         )
     )
