@@ -25,6 +25,7 @@ from api.routers import (
     audit,
     budgets,
     claims,
+    desk,
     elders,
     evaluations,
     events,
@@ -33,6 +34,7 @@ from api.routers import (
     ops,
     pairings,
     policies,
+    readings,
     roster,
     scores,
     seals,
@@ -45,6 +47,8 @@ from api.settings import ApiSettings
 from api.tables import open_tables
 
 ROUTERS = (
+    desk,
+    readings,
     elders,
     volunteers,
     pairings,

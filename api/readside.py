@@ -45,7 +45,7 @@ from projections.service import ProjectionService, describe, is_sqlite
 
 log = logging.getLogger(__name__)
 
-READ_MODELS = ("roster", "scores", "audit", "history")
+READ_MODELS = ("roster", "scores", "audit", "history", "health", "desk")
 """The read models the API answers from (the service runs every registered one)."""
 POLL_INTERVAL = 0.005
 RECHECK = 0.05

@@ -26,6 +26,7 @@ READ_MODELS: dict[str, str] = {
     "scores": "projections.scores",
     "audit": "projections.audit",
     "health": "projections.health",
+    "desk": "projections.desk",
 }
 
 

@@ -205,15 +205,25 @@ def test_the_county_s_year_over_http(server: Server) -> None:
         visits.append(li.post("/v1/visits", body, 201).json()["id"])
     for visit_id in visits:
         seen = coordinator.get(f"/v1/visits/{visit_id}", 200).headers["ETag"]
-        coordinator.post(
+        confirmed = coordinator.post(
             f"/v1/visits/{visit_id}/confirmation", {"by": "elder", "method": "signature"}, 200, If_Match=seen
-        )
+        ).json()
     coordinator.post(f"/v1/visits/{visits[0]}/feedback", {"rating": 5, "comment": "很耐心"}, 200)
 
     finance.post(
         f"/v1/budgets/{month_start.year}", {"lines": {"transport": 12_000_000, "communication": 2_160_000}}, 201
     )
-    claim = li.post("/v1/claims", {"month": month, "visit_ids": visits}, 201, Idempotency_Key="claim-1").json()
+    claimable = li.get(f"/v1/visits?status=confirmed&claimed=false&month={month}&after={confirmed['position']}", 200)
+    listed = [v["id"] for v in claimable.json()["items"]]  # the volunteer's own list is all a claim needs
+    assert sorted(listed) == sorted(visits) and claimable.json()["lag"] >= 0
+    claim = li.post("/v1/claims", {"month": month, "visit_ids": listed}, 201, Idempotency_Key="claim-1").json()
+    held = li.get(f"/v1/visits?claimed=true&after={claim['position']}", 200).json()["items"]
+    assert {v["claim_id"] for v in held} == {claim["id"]} and len(held) == 2
+    assert li.get(f"/v1/visits?claimed=false&status=confirmed&after={claim['position']}", 200).json()["items"] == []
+    waiting = finance.get(f"/v1/claims?awaiting_me=true&after={claim['position']}", 200).json()["items"]
+    assert [c["id"] for c in waiting] == [claim["id"]]
+    health = li.get(f"/v1/elders/{elder['id']}/health?after={claim['position']}", 200).json()["items"]
+    assert [(h["systolic"], h["diastolic"]) for h in health] == [("138", "86"), ("138", "86")]
     assert li.get(f"/v1/claims/{claim['id']}", 200).json()["total_fen"] == 2 * 1000 + 3000
     li.post(f"/v1/claims/{claim['id']}/approval", None, 403)
     etag = finance.get(f"/v1/claims/{claim['id']}", 200).headers["ETag"]

@@ -1,0 +1,211 @@
+"""The desk read model: the lists people work from (visits, claims, evaluations, trainings).
+
+A volunteer finds the visits they may claim, a finance officer the claims waiting for approval, a
+coordinator a month's visits of a township or an elder, an evaluator the evaluations of a period.
+Each list is filtered in the store by indexed columns and paged newest first by log position
+(:mod:`projections.desk.tables`), so a page costs one indexed query however long the log is.
+
+- :mod:`~projections.desk.tables`: the tables and their statements;
+- :mod:`~projections.desk.handlers`: each event → the change to its row;
+- here: the view's queries and the projection.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+from uuid import UUID
+
+from projections.desk import tables
+from projections.desk.handlers import HANDLERS, ORDER
+from projections.runner import PagedProjection
+from projections.storage import Answer, BatchWriter, Kind, PagedView, open_view
+from projections.storage.types import Cursor
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class VisitRow:
+    visit_id: UUID
+    pairing_id: UUID
+    volunteer_id: UUID
+    elder_id: UUID
+    township: str
+    month: str
+    kind: str
+    status: str
+    started_at: datetime
+    ended_at: datetime
+    gift_bag: bool
+    claim_id: UUID | None
+    """The live claim that holds the visit (None: not claimed, or its claim was rejected or reversed)."""
+    position: int
+
+
+@dataclass(frozen=True)
+class ClaimRow:
+    claim_id: UUID
+    volunteer_id: UUID
+    county: str
+    month: str
+    status: str
+    submitted_by: str
+    approved_by: str | None
+    transport_fen: int
+    communication_fen: int
+    visits: int
+    submitted_at: datetime
+    position: int
+    status_position: int
+
+
+@dataclass(frozen=True)
+class EvaluationRow:
+    evaluation_id: UUID
+    volunteer_id: UUID
+    period: str
+    evaluator_id: str
+    criteria: dict[str, int]
+    withdrawn: bool
+    submitted_at: datetime
+    position: int
+
+
+@dataclass(frozen=True)
+class TrainingRow:
+    position: int
+    volunteer_id: UUID
+    course: str
+    hours: Decimal
+    on_day: date
+
+
+@dataclass(frozen=True)
+class Filter:
+    """One ``column op ?`` condition; a None value is no condition."""
+
+    column: str
+    value: Any
+    kind: Kind = Kind.TEXT
+    op: str = "="
+
+
+class DeskView(PagedView[BatchWriter]):
+    """What the desk answers, whichever store holds it."""
+
+    tables = tables.TABLES
+
+    def writer(self, cursor: Cursor) -> BatchWriter:
+        return BatchWriter(cursor, self.dialect, tables.WRITES, ORDER, tables.EXACT)
+
+    def visits(
+        self,
+        *,
+        volunteer_id: UUID | None = None,
+        elder_id: UUID | None = None,
+        township: str | None = None,
+        month: str | None = None,
+        kind: str | None = None,
+        status: str | None = None,
+        claimed: bool | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> Answer[VisitRow]:
+        """Visits, newest recorded first; ``claimed``: held by a live claim or not; ``before``: positions below."""
+        held = {True: " AND claim_id IS NOT NULL", False: " AND claim_id IS NULL", None: ""}[claimed]
+        filters = [
+            Filter("volunteer_id", volunteer_id, Kind.UUID), Filter("elder_id", elder_id, Kind.UUID),
+            Filter("township", township), Filter("month", month), Filter("kind", kind), Filter("status", status),
+        ]  # fmt: skip
+        return self._list(VisitRow, tables.SELECT_VISITS + held, filters, before, limit)
+
+    def claims(
+        self,
+        *,
+        volunteer_id: UUID | None = None,
+        month: str | None = None,
+        status: str | None = None,
+        county: str | None = None,
+        not_submitted_by: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> Answer[ClaimRow]:
+        """Claims, newest first; ``not_submitted_by``: those another principal may approve (maker–checker)."""
+        filters = [
+            Filter("volunteer_id", volunteer_id, Kind.UUID), Filter("month", month), Filter("status", status),
+            Filter("county", county), Filter("submitted_by", not_submitted_by, op="<>"),
+        ]  # fmt: skip
+        return self._list(ClaimRow, tables.SELECT_CLAIMS, filters, before, limit)
+
+    def evaluations(
+        self,
+        *,
+        volunteer_id: UUID | None = None,
+        period: str | None = None,
+        evaluator_id: str | None = None,
+        withdrawn: bool | None = None,
+        before: int | None = None,
+        limit: int = 50,
+    ) -> Answer[EvaluationRow]:
+        """Evaluations, newest first; ``period``: one month (``2026-03``) or a prefix of one (``2026``)."""
+        filters = [
+            Filter("volunteer_id", volunteer_id, Kind.UUID), Filter("evaluator_id", evaluator_id),
+            Filter("withdrawn", withdrawn, Kind.FLAG),
+            Filter("period", None if period is None else f"{period}%", op="LIKE"),
+        ]  # fmt: skip
+        return self._list(EvaluationRow, tables.SELECT_EVALUATIONS, filters, before, limit)
+
+    def trainings(self, volunteer_id: UUID, *, before: int | None = None, limit: int = 50) -> Answer[TrainingRow]:
+        """A volunteer's completed trainings, newest first."""
+        statement, params = tables.SELECT_TRAININGS, [self.dialect.encode(Kind.UUID, volunteer_id)]
+        return self._page(TrainingRow, statement, params, before, limit)
+
+    def _list(self, row: type[R], statement: str, filters: list[Filter], before: int | None, limit: int) -> Answer[R]:
+        params: list[Any] = []
+        for f in filters:
+            if f.value is not None:
+                statement += f" AND {f.column} {f.op} ?"
+                params.append(self.dialect.encode(f.kind, f.value))
+        return self._page(row, statement, params, before, limit)
+
+    def _page(self, row: type[R], statement: str, params: list[Any], before: int | None, limit: int) -> Answer[R]:
+        if before is not None:
+            statement, params = statement + tables.BEFORE, [*params, before]
+        position, [rows] = self.read((statement + tables.NEWEST_FIRST, [*params, limit]))
+        return Answer(position, tuple(row(**self.dialect.decode_row(r, tables.KINDS)) for r in rows))
+
+
+class DeskProjection(PagedProjection[BatchWriter]):
+    """Projects visits, claims, evaluations and trainings into :class:`DeskView` rows."""
+
+    name = "desk"
+    handlers = HANDLERS
+
+    def __init__(self, view: DeskView) -> None:
+        super().__init__(view)
+        self.desk = view
+
+
+def open_desk_view(url: str, name: str = DeskProjection.name) -> DeskView:
+    """The desk view of the ledger at ``url`` (a SQLite file beside it, or tables in its schema)."""
+    return open_view(url, name, DeskView)
+
+
+def open_projection(url: str) -> DeskProjection:
+    """The registry's entry point (:mod:`projections.registry`): the projection on its view at ``url``."""
+    return DeskProjection(open_desk_view(url))
+
+
+__all__ = [
+    "ClaimRow",
+    "DeskProjection",
+    "DeskView",
+    "EvaluationRow",
+    "TrainingRow",
+    "VisitRow",
+    "open_desk_view",
+    "open_projection",
+]
