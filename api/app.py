@@ -31,6 +31,7 @@ from api.routers import (
     events,
     health,
     history,
+    labels,
     ops,
     pairings,
     policies,
@@ -49,6 +50,7 @@ from api.tables import open_tables
 ROUTERS = (
     desk,
     readings,
+    labels,
     elders,
     volunteers,
     pairings,

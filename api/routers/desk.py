@@ -18,10 +18,12 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
 from api.deps import check_own
+from api.labels import Language
 from api.problems import BadRequest, Forbidden
 from api.reads import LIST_ERRORS, Page, Pages, Paging, ViewRead, view_reader
 from api.schemas import Text, choice, examples
 from ledger.claims import ClaimStatus
+from ledger.labels import Lang, label
 from ledger.visits import VisitKind, VisitStatus
 from projections.desk import ClaimRow, DeskView, EvaluationRow, TrainingRow, VisitRow
 
@@ -69,18 +71,19 @@ async def listed(
     read: ViewRead,
     pages: Paging,
     query: Callable[..., Any],
-    item: Callable[[R], BaseModel],
+    item: Callable[[R, Lang], BaseModel],
     page_class: type[Page[Any]],
+    lang: Lang,
     **filters: Any,
 ) -> Response:
-    """A page of ``query`` (a desk view method) with ``filters``, its rows made into items."""
+    """A page of ``query`` (a desk view method) with ``filters``, its rows made into items with labels in ``lang``."""
 
     def build() -> Page[Any]:
         answer = query(read.view(), before=before(pages), limit=pages.limit + 1, **filters)
         chosen, cursor = pages.window(answer.rows, by_position)
-        return page_class(items=[item(r) for r in chosen], next_cursor=cursor, **read.meta(answer.position))
+        return page_class(items=[item(r, lang) for r in chosen], next_cursor=cursor, **read.meta(answer.position))
 
-    return await read.page(pages, build)
+    return await read.page(pages, build, lang)
 
 
 # Visits ---------------------------------------------------------------------------------------
@@ -94,7 +97,9 @@ class VisitItem(BaseModel):
     township: Annotated[str, Field(description="where the visit took place, as recorded")]
     month: str
     kind: str = choice(VisitKind)
+    kind_label: Annotated[str, Field(description="the kind in the language asked for (?lang=zh|en)")]
     status: str = choice(VisitStatus)
+    status_label: str
     started_at: dt.datetime
     ended_at: dt.datetime
     gift_bag: bool
@@ -105,7 +110,8 @@ class VisitItem(BaseModel):
         {
             "id": "6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10", "pairing_id": "9c8b7a6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
             "volunteer_id": "5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a", "elder_id": "0b0e6f0a-7a43-4b9e-9a53-3f1b0d2c1e11",
-            "township": "高沟镇", "month": "2026-02", "kind": VisitKind.MEDICAL, "status": VisitStatus.CONFIRMED,
+            "township": "高沟镇", "month": "2026-02", "kind": VisitKind.MEDICAL, "kind_label": "医疗服务",
+            "status": VisitStatus.CONFIRMED, "status_label": "已确认",
             "started_at": "2026-02-10T02:00:00Z", "ended_at": "2026-02-10T02:45:00Z", "gift_bag": False,
             "claim_id": None, "position": 1834,
         }
@@ -116,10 +122,11 @@ class VisitPage(Page[VisitItem]):
     pass
 
 
-def visit_item(r: VisitRow) -> VisitItem:
+def visit_item(r: VisitRow, lang: Lang) -> VisitItem:
     return VisitItem(
         id=r.visit_id, pairing_id=r.pairing_id, volunteer_id=r.volunteer_id, elder_id=r.elder_id,
-        township=r.township, month=r.month, kind=r.kind, status=r.status, started_at=r.started_at,
+        township=r.township, month=r.month, kind=r.kind, kind_label=label(VisitKind, r.kind, lang),
+        status=r.status, status_label=label(VisitStatus, r.status, lang), started_at=r.started_at,
         ended_at=r.ended_at, gift_bag=r.gift_bag, claim_id=r.claim_id, position=r.position,
     )  # fmt: skip
 
@@ -128,6 +135,7 @@ def visit_item(r: VisitRow) -> VisitItem:
 async def list_visits(
     read: VisitListRead,
     pages: Pages,
+    lang: Language,
     volunteer: VolunteerQuery = None,
     elder: Annotated[UUID | None, Query(description="one elder")] = None,
     township: Annotated[Text | None, Query(description="where the visits took place")] = None,
@@ -140,7 +148,7 @@ async def list_visits(
 
     A volunteer finds the visits to put in a claim with ``?status=confirmed&claimed=false&month=…``."""
     return await listed(
-        read, pages, DeskView.visits, visit_item, VisitPage,
+        read, pages, DeskView.visits, visit_item, VisitPage, lang,
         volunteer_id=whose(read, volunteer), elder_id=elder, township=township, month=month, kind=kind,
         status=status, claimed=claimed,
     )  # fmt: skip
@@ -155,6 +163,7 @@ class ClaimItem(BaseModel):
     county: str
     month: str
     status: str = choice(ClaimStatus)
+    status_label: Annotated[str, Field(description="the status in the language asked for (?lang=zh|en)")]
     submitted_by: Annotated[str, Field(description="the key id that submitted it")]
     approved_by: str | None
     transport_fen: int
@@ -167,7 +176,8 @@ class ClaimItem(BaseModel):
     model_config = examples(
         {
             "id": "3e2d1c0b-9a8f-4e7d-8c6b-5a4f3e2d1c0b", "volunteer_id": "5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a",
-            "county": "lianshui", "month": "2026-02", "status": ClaimStatus.SUBMITTED, "submitted_by": "k-7f3a",
+            "county": "lianshui", "month": "2026-02", "status": ClaimStatus.SUBMITTED, "status_label": "待审批",
+            "submitted_by": "k-7f3a",
             "approved_by": None, "transport_fen": 8000, "communication_fen": 3000, "total_fen": 11000, "visits": 8,
             "submitted_at": "2026-03-02T01:00:00Z", "position": 2210,
         }
@@ -178,9 +188,10 @@ class ClaimPage(Page[ClaimItem]):
     pass
 
 
-def claim_item(r: ClaimRow) -> ClaimItem:
+def claim_item(r: ClaimRow, lang: Lang) -> ClaimItem:
     return ClaimItem(
         id=r.claim_id, volunteer_id=r.volunteer_id, county=r.county, month=r.month, status=r.status,
+        status_label=label(ClaimStatus, r.status, lang),
         submitted_by=r.submitted_by, approved_by=r.approved_by, transport_fen=r.transport_fen,
         communication_fen=r.communication_fen, total_fen=r.transport_fen + r.communication_fen, visits=r.visits,
         submitted_at=r.submitted_at, position=r.position,
@@ -191,6 +202,7 @@ def claim_item(r: ClaimRow) -> ClaimItem:
 async def list_claims(
     read: ClaimListRead,
     pages: Pages,
+    lang: Language,
     status: Annotated[str | None, Query(pattern=f"^({'|'.join(ClaimStatus)})$")] = None,
     volunteer: VolunteerQuery = None,
     month: MonthQuery = None,
@@ -205,7 +217,7 @@ async def list_claims(
     if awaiting_me and status not in (None, ClaimStatus.SUBMITTED):
         raise BadRequest("claims awaiting approval are submitted ones: drop ?status or make it submitted")
     return await listed(
-        read, pages, DeskView.claims, claim_item, ClaimPage,
+        read, pages, DeskView.claims, claim_item, ClaimPage, lang,
         volunteer_id=whose(read, volunteer), month=month, county=county,
         status=ClaimStatus.SUBMITTED if awaiting_me else status,
         not_submitted_by=read.principal.key_id if awaiting_me else None,
@@ -238,7 +250,7 @@ class EvaluationPage(Page[EvaluationItem]):
     pass
 
 
-def evaluation_item(r: EvaluationRow) -> EvaluationItem:
+def evaluation_item(r: EvaluationRow, lang: Lang) -> EvaluationItem:
     return EvaluationItem(
         id=r.evaluation_id, volunteer_id=r.volunteer_id, period=r.period, evaluator_id=r.evaluator_id,
         criteria=r.criteria, withdrawn=r.withdrawn, submitted_at=r.submitted_at, position=r.position,
@@ -249,6 +261,7 @@ def evaluation_item(r: EvaluationRow) -> EvaluationItem:
 async def list_evaluations(
     read: EvaluationListRead,
     pages: Pages,
+    lang: Language,
     volunteer: VolunteerQuery = None,
     period: Annotated[
         str | None, Query(pattern=r"^\d{4}(-(0[1-9]|1[0-2]))?$", description="a month YYYY-MM or a year YYYY")
@@ -259,7 +272,7 @@ async def list_evaluations(
     """Evaluations, newest first (evaluator, coordinator, auditor; a volunteer's key: its own)."""
     return await listed(
         read, pages, DeskView.evaluations, evaluation_item,
-        EvaluationPage, volunteer_id=whose(read, volunteer), period=period, evaluator_id=evaluator,
+        EvaluationPage, lang, volunteer_id=whose(read, volunteer), period=period, evaluator_id=evaluator,
         withdrawn=withdrawn,
     )  # fmt: skip
 
@@ -280,13 +293,13 @@ class TrainingPage(Page[TrainingItem]):
     pass
 
 
-def training_item(r: TrainingRow) -> TrainingItem:
+def training_item(r: TrainingRow, lang: Lang) -> TrainingItem:
     return TrainingItem(course=r.course, hours=r.hours, on=r.on_day, position=r.position)
 
 
 @router.get("/v1/volunteers/{volunteer_id}/trainings", response_model=TrainingPage, responses=LIST_ERRORS)
-async def list_trainings(volunteer_id: UUID, read: TrainingListRead, pages: Pages) -> Response:
+async def list_trainings(volunteer_id: UUID, read: TrainingListRead, pages: Pages, lang: Language) -> Response:
     """A volunteer's completed trainings, newest first (coordinator, evaluator, auditor; a volunteer: its own)."""
     check_own(read.principal, volunteer_id, "training record")
 
-    return await listed(read, pages, DeskView.trainings, training_item, TrainingPage, volunteer_id=volunteer_id)
+    return await listed(read, pages, DeskView.trainings, training_item, TrainingPage, lang, volunteer_id=volunteer_id)

@@ -195,3 +195,17 @@ def test_an_elder_s_health_readings_are_read_by_time_by_those_who_care_for_the_e
     before = county.api.events()
     reasoned = county.get(f"/v1/elders/{county.li_elder}/health?reason=抽查补贴真实性", "auditor")["items"]
     assert reasoned == readings and county.api.events() == before + 1  # the auditor's read is recorded
+
+
+def test_codes_are_served_with_labels_in_chinese_by_default_and_in_english_on_request(county: County) -> None:
+    [visit] = county.get(f"/v1/visits?volunteer={county.zhang}", "coordinator")["items"]
+    assert (visit["kind"], visit["kind_label"], visit["status_label"]) == ("medical", "医疗服务", "已确认")
+    english = county.api.client.get(
+        f"/v1/visits?volunteer={county.zhang}", headers=county.api.staff.auth("coordinator", Accept_Language="en")
+    ).json()["items"][0]
+    assert (english["kind_label"], english["status_label"]) == ("medical care", "confirmed")
+    assert county.get(f"/v1/visits?volunteer={county.zhang}&lang=en", "coordinator")["items"][0] == english
+    labels = county.api.client.get("/v1/labels?lang=en")  # public: no key
+    assert labels.status_code == 200 and labels.json()["families"]["Grade"]["fail"] == "fail"
+    assert county.api.client.get("/v1/labels").json()["families"]["Grade"]["fail"] == "不合格"
+    assert county.api.client.get("/v1/labels?lang=fr").status_code == 422
