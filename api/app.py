@@ -15,6 +15,8 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from api import docs
+from api.asof import open_as_of_views
 from api.deps import Services
 from api.idempotency import IdempotencyStore
 from api.keys import KeyStore
@@ -24,11 +26,13 @@ from api.readside import open_read_side
 from api.routers import (
     audit,
     budgets,
+    certificates,
     claims,
     desk,
     elders,
     evaluations,
     events,
+    exports,
     health,
     history,
     labels,
@@ -36,9 +40,12 @@ from api.routers import (
     pairings,
     policies,
     readings,
+    reconciliation,
     roster,
+    samples,
     scores,
     seals,
+    search,
     visits,
     volunteers,
 )
@@ -51,6 +58,7 @@ ROUTERS = (
     desk,
     readings,
     labels,
+    search,
     elders,
     volunteers,
     pairings,
@@ -58,6 +66,7 @@ ROUTERS = (
     evaluations,
     budgets,
     claims,
+    certificates,
     policies,
     events,
     health,
@@ -65,6 +74,9 @@ ROUTERS = (
     roster,
     scores,
     audit,
+    exports,
+    reconciliation,
+    samples,
     seals,
     history,
 )
@@ -102,10 +114,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.state.services = open_services(settings)
         try:
             app.state.services.reads = open_read_side(settings, app.state.services.ledger)
+            app.state.asof = open_as_of_views(app.state.services)  # ?as_of= replays (api.asof)
             app.state.seals = open_seal_side(settings)  # the seal store, and verification for /readyz
             with ops.watching(app):  # PostgreSQL pools rid of dead connections; the status views closed after
                 yield
         finally:
+            if getattr(app.state, "asof", None) is not None:
+                app.state.asof.close()
             if getattr(app.state, "seals", None) is not None:
                 app.state.seals.close()
             app.state.services.close()
@@ -116,9 +131,13 @@ def create_app(settings: ApiSettings) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         responses={},
+        docs_url=None,  # /docs is api.docs: Swagger UI from the package, not a CDN
+        redoc_url=None,
     )
     for module in ROUTERS:
         app.include_router(module.router)
+    app.include_router(scores.volunteer_router)  # /v1/volunteers/{id}/score/{month}/explanation, /compare
+    app.include_router(docs.router)
     install_handlers(app)
     app.add_middleware(Guard, max_body_bytes=settings.max_body_bytes)
     install_metrics(app, settings.metrics_dir)  # outermost: counts every answer as sent

@@ -3,8 +3,8 @@
 Counted by :class:`RequestMetrics`, a plain ASGI middleware (so a streamed response streams):
 
 - ``tiexin_http_requests_total{route, method, status}``: ``route`` is the route's template
-  (``/v1/visits/{visit_id}``), never the path itself, so ids do not multiply the series; a
-  request that matched no route counts as ``unmatched``;
+  (``/v1/visits/{visit_id}``, ``/openapi.json``, ``/docs``), never the path itself, so ids do not
+  multiply the series; a request that matched no route counts as ``unmatched``;
 - ``tiexin_http_request_duration_seconds{route, method}``: until the response is complete (for an
   event stream, until it starts: a stream lasts as long as its client stays);
 - ``tiexin_writes_total{route}``: writes that appended to the log (a ``POST`` answered 200/201,
@@ -113,10 +113,24 @@ class _Both(Collector):
 
 
 def route_of(scope: Scope) -> str:
-    """The template of the route that answered (``/v1/visits/{visit_id}``), or ``unmatched``."""
-    route = scope.get("route")
+    """The template of the route that answered (``/v1/visits/{visit_id}``), or ``unmatched``.
+
+    FastAPI's routes name themselves in the scope (``route``); Starlette's plain routes, such as
+    FastAPI's own ``/openapi.json``, leave only their ``endpoint``, found back among the app's routes.
+    """
+    route = scope.get("route") or _plain_route(scope)
     template = getattr(route, "path_format", None) or getattr(route, "path", None)
     return template if isinstance(template, str) and template else "unmatched"
+
+
+def _plain_route(scope: Scope) -> Any:
+    endpoint = scope.get("endpoint")
+    if endpoint is None:
+        return None
+    for route in getattr(scope.get("app"), "routes", ()):
+        if getattr(route, "endpoint", None) is endpoint:
+            return route
+    return None
 
 
 class RequestMetrics:

@@ -9,6 +9,7 @@ and an id factory), so the demo and the tests can replay a year deterministicall
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,7 +19,21 @@ from eventsourcing.application import LRUCache
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
+from ledger.audit_samples import AuditSample, Population, check_request
 from ledger.budgets import Budget, budget_id, check_line
+from ledger.certificates import (
+    MAX_VISITS,
+    Certificate,
+    CertificateRegister,
+    ServiceCandidates,
+    ServiceFacts,
+    ServiceRecord,
+    check_issuer,
+    code_from,
+    register_id,
+    service_facts,
+)
+from ledger.certificates import check_period as check_certificate_period
 from ledger.claims import (
     MAX_ITEMS,
     Claim,
@@ -32,9 +47,9 @@ from ledger.common import SYSTEM, Provenance, county_date, first_day, parse_mont
 from ledger.counties import County, county_id
 from ledger.elders import Elder
 from ledger.errors import InvalidInput, RuleViolation
-from ledger.evaluations import Evaluation, EvaluationSlot, check_period, slot_id
+from ledger.evaluations import Evaluation, EvaluationSlot, check_period, first_month, slot_id
 from ledger.pairings import Caseload, Pairing, caseload_id
-from ledger.policies import DEFAULT_EFFECTIVE_FROM, DEFAULT_PARAMETERS, Policy, PolicyKind, policy_id
+from ledger.policies import DEFAULT_EFFECTIVE_FROM, DEFAULT_PARAMETERS, EvaluationMethod, Policy, PolicyKind, policy_id
 from ledger.privacy import PersonalDataRead
 from ledger.store import LedgerBase, Written, command, store_errors_translated, utc_now
 from ledger.subsidy import ClaimableVisit, price_claim
@@ -168,7 +183,10 @@ class Ledger(LedgerBase):
     def _drop_cached_aggregates(self) -> None:
         cache = self.repository.cache
         if isinstance(cache, LRUCache):
-            cache.clear()
+            with cache.lock:  # the library's clear() resets only its recency list, not the aggregates it holds
+                cache.cache.clear()
+                cache.clear()
+                cache.full = False
 
     def is_forgotten(self, subject_id: UUID) -> bool:
         """Whether a person's key is destroyed (asked of the key table: another process may have forgotten them)."""
@@ -318,6 +336,19 @@ class Ledger(LedgerBase):
         return self._holding_claim_status(visit_id) in (ClaimStatus.APPROVED, ClaimStatus.PAID)
 
     @command
+    def confirm_visit_place(
+        self, visit_id: UUID, *, reason: str, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        """A coordinator confirms a visit took place where it says, not in the elder's registered township."""
+        visit = self._visit(visit_id, expected_version)
+        elder = self._get(Elder, visit.elder_id, "elder", read_only=True)
+        visit.confirm_place(
+            registered_township=elder.township_on(visit.day), reason=reason,
+            in_pending_claim=self._holding_claim_status(visit.id) == ClaimStatus.SUBMITTED, now=self._now(), meta=by,
+        )  # fmt: skip
+        return self._save(visit)
+
+    @command
     def unlock_visit(
         self, visit_id: UUID, *, reason: str, by: Provenance, expected_version: int | None = None
     ) -> Written:
@@ -366,12 +397,14 @@ class Ledger(LedgerBase):
         volunteer = self._get(Volunteer, volunteer_id, "volunteer")
         now = self._now()
         key = (volunteer.id, check_period(period), by.principal_id)
+        method = EvaluationMethod.of(self.policy_in_force(PolicyKind.SCORING, first_day(first_month(period))))
         slot = self._find(EvaluationSlot, slot_id(*key)) or EvaluationSlot(
             volunteer_id=key[0], period=key[1], evaluator_id=key[2], timestamp=now, meta=by
         )
         evaluation = Evaluation.submit(
-            volunteer, slot, period=period, criteria=criteria, comment=comment, now=now, meta=by, id=self.new_id()
-        )
+            volunteer, slot, period=period, criteria=criteria, comment=comment, now=now, meta=by, id=self.new_id(),
+            method=method,
+        )  # fmt: skip
         return self._save(evaluation, slot)
 
     @command
@@ -383,6 +416,54 @@ class Ledger(LedgerBase):
         slot = self._get(EvaluationSlot, key, "evaluation slot")
         evaluation.withdraw(slot, reason=reason, now=self._now(), meta=by)
         return self._save(evaluation, slot)
+
+    # Certificates -------------------------------------------------------------------------
+
+    @command
+    def issue_certificate(
+        self,
+        volunteer_id: UUID,
+        *,
+        date_from: date,
+        date_to: date,
+        candidates: Callable[[UUID, date, date], ServiceCandidates],
+        by: Provenance,
+    ) -> Written:
+        """Issue a service-record certificate of a period (:mod:`ledger.certificates`).
+
+        ``candidates(volunteer, from, to)`` names the visits that may count (a read model's index of
+        the volunteer's visits, with the position it reflects); it is called only once the request is
+        found sound, and each visit it names is checked here, as the ledger has it now.
+        """
+        now = self._now()
+        check_certificate_period(date_from, date_to, county_date(now))
+        check_issuer(by)
+        volunteer = self._get(Volunteer, volunteer_id, "volunteer", read_only=True)
+        county = self._county(volunteer.county)
+        found = candidates(volunteer.id, date_from, date_to)
+        facts = self.service_facts(volunteer.id, date_from, date_to, found.visit_ids)
+        certificate = Certificate.issue(
+            volunteer, county, facts, position=found.position, code=code_from(self.new_id().bytes), now=now, meta=by
+        )
+        register = self._find(CertificateRegister, register_id(volunteer.id)) or CertificateRegister(
+            volunteer_id=volunteer.id, timestamp=now, meta=by
+        )
+        register.enter(certificate, now=now, meta=by)
+        return self._save(certificate, register)
+
+    def service_facts(
+        self, volunteer_id: UUID, date_from: date, date_to: date, visit_ids: tuple[UUID, ...] | list[UUID]
+    ) -> ServiceFacts:
+        """A volunteer's verified service in a period now, from those of ``visit_ids`` that count (as loaded now)."""
+        wanted = list(dict.fromkeys(visit_ids))
+        if len(wanted) > MAX_VISITS:
+            raise RuleViolation(
+                "certificate.too_many_visits",
+                f"the period holds more than {MAX_VISITS} visits of the volunteer; certify shorter periods",
+            )
+        visits = [v for v in (self._find(Visit, i, read_only=True) for i in wanted) if v is not None]
+        records = [ServiceRecord(v.id, v.volunteer_id, v.kind, v.started_at, v.ended_at, v.status) for v in visits]
+        return service_facts(volunteer_id, date_from, date_to, records)
 
     # Budgets ------------------------------------------------------------------------------
 
@@ -411,6 +492,34 @@ class Ledger(LedgerBase):
         budget.adjust(line=check_line(line), delta=delta, reason=reason, now=self._now(), meta=by)
         return self._save(budget)
 
+    # Audit samples ------------------------------------------------------------------------
+
+    @command
+    def draw_audit_sample(
+        self,
+        *,
+        county: str,
+        year: int,
+        size: int,
+        seed: int,
+        stratify_by: str | None,
+        population: Callable[[str, int], Population],
+        by: Provenance,
+    ) -> Written:
+        """Draw claims of a budget year for an audit (:mod:`ledger.audit_samples`).
+
+        ``population(county, year)`` reads the year's approved and paid claims from the log, with
+        the position it read up to; it is called only once the request is found sound.
+        """
+        check_request(year, size, seed, stratify_by)
+        self._county(county)
+        self._get(Budget, budget_id(county, year), f"{year} budget of {county}", read_only=True)
+        sample = AuditSample.draw(
+            county=county, year=year, size=size, seed=seed, stratify_by=stratify_by,
+            population=population(county, year), now=self._now(), meta=by, id=self.new_id(),
+        )  # fmt: skip
+        return self._save(sample)
+
     # Claims -------------------------------------------------------------------------------
 
     @command
@@ -429,7 +538,7 @@ class Ledger(LedgerBase):
         )
         policy = self.policy_in_force(PolicyKind.SUBSIDY, first_day(month))
         priced = price_claim(
-            [ClaimableVisit(v.id, v.is_home_visit, v.township, v.started_at) for v in visits],
+            [self._claimable(v) for v in visits],
             volunteer.township,
             policy.parameters,
             transport_already_fen=allowance.transport_fen,
@@ -442,6 +551,15 @@ class Ledger(LedgerBase):
         allowance.draw(claim.id, priced.transport_fen, priced.communication_fen, timestamp=now, meta=by)
         held = [self._hold(guard, visit.id, claim.id, now, by) for guard, visit in zip(guards, visits, strict=True)]
         return self._save(claim, allowance, *held)
+
+    def _claimable(self, visit: Visit) -> ClaimableVisit:
+        """What pricing needs of a visit, with its elder's registered township on the visit's day."""
+        elder = self._get(Elder, visit.elder_id, "elder", read_only=True)
+        return ClaimableVisit(
+            visit_id=visit.id, is_home_visit=visit.is_home_visit, recorded_township=visit.township,
+            elder_township=elder.township_on(visit.day), started_at=visit.started_at,
+            place_confirmed=visit.place_confirmed,
+        )  # fmt: skip
 
     def _claimable_visit(self, visit_id: UUID, volunteer_id: UUID, month: str) -> Visit:
         visit = self._visit(visit_id)

@@ -135,3 +135,10 @@ def require_fen(field: str, value: object, *, allow_negative: bool = False) -> i
     if value < 0 and not allow_negative:
         raise InvalidInput(field, "money must not be negative")
     return value
+
+
+def yuan(fen: int) -> str:
+    """Integer fen as yuan with two decimals, exactly: ``1200`` → ``"12.00"``, ``-5`` → ``"-0.05"``."""
+    sign = "-" if fen < 0 else ""
+    whole, cents = divmod(abs(fen), 100)
+    return f"{sign}{whole}.{cents:02d}"

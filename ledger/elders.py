@@ -2,10 +2,15 @@
 
 Rules: the township is one of the county's; born on or before today; a departed elder
 (deceased, withdrawn, moved away) is never paired or visited after the departure date.
+
+The registered township is kept over time (:attr:`Elder.residences`): a relocation is in force
+from the county day it was recorded, and :func:`township_on` answers the township in force on a
+given day (a visit's subsidy is priced from it, :mod:`ledger.subsidy`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
@@ -125,6 +130,8 @@ class Elder(Aggregate):
         self.departed_on: date | None = None
         self.departure_kind: str | None = None
         self.forgotten = False
+        self.residences: list[tuple[date, str]] = [(county_date(timestamp), township)]
+        """(in force from, township): the registration, then each relocation, in the order recorded."""
 
     @property
     def personal_subject(self) -> UUID:
@@ -152,6 +159,11 @@ class Elder(Aggregate):
     def _relocated(self, township: str, address: str, timestamp: datetime, meta: Provenance) -> None:
         self.township = township
         self.address = address
+        self.residences.append((county_date(timestamp), township))
+
+    def township_on(self, day: date) -> str:
+        """The township the elder was registered in on ``day`` (see :func:`township_on`)."""
+        return township_on(self.residences, day)
 
     def depart(self, *, kind: str, on: date, now: datetime, meta: Provenance) -> None:
         if self.departed_on is not None:
@@ -211,6 +223,23 @@ class Elder(Aggregate):
     def check_not_departed(self, action: str) -> None:
         if self.departed_on is not None:
             raise RuleViolation("elder.departed", f"cannot {action}: elder {self.id} departed on {self.departed_on}")
+
+
+def township_on(residences: Sequence[tuple[date, str]], day: date) -> str:
+    """The township in force on ``day`` of ``(in force from, township)`` residences in the order recorded."""
+    return residences[in_force_on([since for since, _ in residences], day)][1]
+
+
+def in_force_on(since: Sequence[date], day: date) -> int:
+    """Which residence is in force on ``day``, given the days each is in force from, in the order
+    recorded: the last one in force on or before ``day``; before the first, the first (the registration)."""
+    if not since:
+        raise ValueError("an elder has at least the township it was registered in")
+    found = 0
+    for n, start in enumerate(since):
+        if start <= day:
+            found = n
+    return found
 
 
 def check_birth_date(birth_date: date, today: date) -> None:

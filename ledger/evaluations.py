@@ -1,7 +1,9 @@
 """Evaluations (评价): an evaluator's criteria scores for a volunteer over a period.
 
-Rules: the evaluator is not the volunteer; at most one live evaluation per
-(volunteer, period, evaluator). The latter is guarded by an :class:`EvaluationSlot` with a
+Rules: the criteria scored are exactly those of the evaluation method of the scoring policy
+version in force on the period's first day (:class:`ledger.policies.EvaluationMethod`: fixed
+names, weighted by the version), each 0–100; the evaluator is not the volunteer; at most one live
+evaluation per (volunteer, period, evaluator). The latter is guarded by an :class:`EvaluationSlot` with a
 deterministic id, so two racing submissions collide in the store.
 """
 
@@ -17,6 +19,7 @@ from eventsourcing.domain import Aggregate, event
 
 from ledger.common import Provenance, require_text, stable_id
 from ledger.errors import InvalidInput, RuleViolation
+from ledger.policies import EvaluationMethod
 from ledger.volunteers import Volunteer
 
 PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2]|Q[1-4])$")
@@ -109,6 +112,7 @@ class Evaluation(Aggregate):
         now: datetime,
         meta: Provenance,
         id: UUID,
+        method: EvaluationMethod,
     ) -> Evaluation:
         check_period(period)
         if meta.principal_id == str(volunteer.id):
@@ -119,7 +123,7 @@ class Evaluation(Aggregate):
             volunteer_id=volunteer.id,
             period=period,
             evaluator_id=meta.principal_id,
-            criteria=check_criteria(criteria),
+            criteria=check_criteria(criteria, method),
             comment=require_text("comment", comment, max_length=2000, optional=True),
             timestamp=now,
             meta=meta,
@@ -163,6 +167,7 @@ class Evaluation(Aggregate):
 
     @property
     def mean(self) -> Decimal:
+        """The plain mean of the criteria scores (what a score counts: :func:`ledger.scoring.evaluation_mean`)."""
         return Decimal(sum(self.criteria.values())) / len(self.criteria)
 
     def withdraw(self, slot: EvaluationSlot, *, reason: str, now: datetime, meta: Provenance) -> None:
@@ -190,7 +195,13 @@ def check_period(period: str) -> str:
     return period
 
 
-def check_criteria(criteria: object) -> dict[str, int]:
+def first_month(period: str) -> str:
+    """The first month of a period (whose first day picks the evaluation method in force)."""
+    return months_of_period(check_period(period))[0]
+
+
+def check_criteria(criteria: object, method: EvaluationMethod | None = None) -> dict[str, int]:
+    """Criterion name → score 0–100; with ``method``, exactly its criteria (none unknown, none missing)."""
     if not isinstance(criteria, dict) or not criteria:
         raise InvalidInput("criteria", "give at least one criterion score")
     for name, score in criteria.items():
@@ -198,4 +209,16 @@ def check_criteria(criteria: object) -> dict[str, int]:
             raise InvalidInput("criteria", f"{name!r} is not a criterion name (lower_case_words)")
         if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 100:
             raise InvalidInput(f"criteria.{name}", "must be a whole number from 0 to 100")
+    if method is not None:
+        unknown = [name for name in criteria if name not in method.names]
+        missing = [name for name in method.names if name not in criteria]
+        if unknown or missing:
+            wrong = "; ".join(
+                f"{what}: {', '.join(names)}" for what, names in (("unknown", unknown), ("missing", missing)) if names
+            )
+            raise InvalidInput(
+                "criteria",
+                f"score exactly the criteria of the evaluation method (scoring policy version {method.version}): "
+                f"{method.describe()} ({wrong})",
+            )
     return dict(criteria)

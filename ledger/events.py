@@ -16,7 +16,9 @@ from typing import Any
 from eventsourcing.domain import Aggregate, CanInitAggregate, CanMutateAggregate
 from eventsourcing.utils import get_topic
 
+from ledger.audit_samples import AuditSample
 from ledger.budgets import Budget
+from ledger.certificates import Certificate, CertificateRegister
 from ledger.claims import Claim, ClaimedVisit, MonthlyAllowance
 from ledger.counties import County
 from ledger.elders import Elder
@@ -45,6 +47,9 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     EvaluationSlot,
     Evaluation,
     PersonalDataRead,
+    Certificate,
+    CertificateRegister,
+    AuditSample,
 )
 """Every aggregate of the ledger, the guards (claimed visit, allowance, caseload, evaluation slot) too."""
 

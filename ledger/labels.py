@@ -16,11 +16,12 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
+from ledger.audit_samples import Stratification
 from ledger.budgets import BudgetLine
 from ledger.claims import ClaimStatus
 from ledger.elders import DepartureKind, ElderStatus, Sex
 from ledger.pairings import EndReason
-from ledger.policies import PolicyKind
+from ledger.policies import CRITERIA_LABELS, PolicyKind
 from ledger.privacy import ForgetReason, SubjectKind
 from ledger.scoring import Grade
 from ledger.visits import (
@@ -146,6 +147,7 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         PolicyKind.SUBSIDY: ("补贴标准", "subsidy policy"),
         PolicyKind.SCORING: ("考评办法", "scoring policy"),
     },
+    "EvaluationCriterion": dict(CRITERIA_LABELS),  # the policy's own words for its criteria (ledger.policies)
     "ForgetReason": {
         ForgetReason.PERSON_ASKED: ("本人申请", "the person asked"),
         ForgetReason.CONSENT_WITHDRAWN: ("撤回同意", "consent withdrawn"),
@@ -165,6 +167,10 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         VolunteerStatus.SUSPENDED: ("暂停", "suspended"),
         VolunteerStatus.RETIRED: ("已退出", "retired"),
     },
+    "Stratification": {
+        Stratification.TOWNSHIP: ("按乡镇分层", "by township"),
+        Stratification.AMOUNT: ("按金额分层", "by amount"),
+    },
     "AnomalyRule": {
         "A01": ("报销的服务未经确认", "visit claimed but not confirmed"),
         "A02": ("同一服务重复报销", "visit claimed twice"),
@@ -179,6 +185,10 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         ),
         "A09": ("预算科目超额承诺", "budget line over-committed"),
         "A10": ("服务发生30天后才登记", "visit recorded more than 30 days after it happened"),
+        "A11": (
+            "服务地点与老人登记乡镇不符且未经协调员确认",
+            "visit recorded in a township other than the elder's registered one, not confirmed by a coordinator",
+        ),
     },
 }
 """Each family (an enum's name, or ``AnomalyRule`` for the audit's rules) → code → (Chinese, English)."""

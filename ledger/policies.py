@@ -3,10 +3,21 @@
 A policy is changed only by adopting a new version with the date it takes effect; every
 result that used a policy names the version. Version 1 of each kind holds the defaults
 (docs/design.md, "Default policies") and is adopted when a ledger is first opened.
+
+**The evaluation method's criteria** (考核项目) are part of the scoring policy: an evaluator scores
+a volunteer on exactly the criteria of the version in force, each weighted by it. A version's
+parameters stay named integers (the ``Adopted`` event's shape, which the event contract
+freezes), so a criterion is a parameter ``criterion_<name>`` holding its weight; the names are
+the closed set :class:`EvaluationCriterion`, each with its Chinese and English label
+(:data:`CRITERIA_LABELS`). A weight of 0 leaves a criterion out of that version's method; the
+weights of those in it add up to 100. A version adopted before the criteria were part of the
+policy (its parameters name none) takes every criterion, weighed equally
+(:func:`evaluation_criteria`): the plain mean that scored evaluations then.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -25,6 +36,26 @@ class PolicyKind(StrEnum):
     SUBSIDY = "subsidy"
     SCORING = "scoring"
 
+
+class EvaluationCriterion(StrEnum):
+    """The criteria an evaluator can score (a version's method uses those it weighs above 0)."""
+
+    ATTITUDE = "attitude"
+    PROFESSIONAL_SKILL = "professional_skill"
+    TIMELINESS = "timeliness"
+    RECORD_KEEPING = "record_keeping"
+
+
+CRITERIA_LABELS: dict[str, tuple[str, str]] = {
+    EvaluationCriterion.ATTITUDE: ("服务态度", "attitude"),
+    EvaluationCriterion.PROFESSIONAL_SKILL: ("专业技能", "professional skill"),
+    EvaluationCriterion.TIMELINESS: ("服务及时", "timeliness"),
+    EvaluationCriterion.RECORD_KEEPING: ("记录规范", "record keeping"),
+}
+"""Each criterion's Chinese and English label (served with its name; :mod:`ledger.labels`)."""
+CRITERION_PREFIX = "criterion_"
+"""A scoring parameter ``criterion_<name>`` is the weight of that criterion in the evaluation method."""
+CRITERION_PARAMETERS = tuple(f"{CRITERION_PREFIX}{c}" for c in EvaluationCriterion)
 
 # Aliases, typed as the plain text they were, kept for four tests until they name PolicyKind; no new use.
 SUBSIDY: str = PolicyKind.SUBSIDY
@@ -52,6 +83,11 @@ DEFAULT_PARAMETERS: dict[str, dict[str, int]] = {
         "grade_excellent": 90,
         "grade_good": 75,
         "grade_pass": 60,
+        # The evaluation method: each criterion's weight (adding up to 100; 0 leaves it out).
+        "criterion_attitude": 25,
+        "criterion_professional_skill": 25,
+        "criterion_timeliness": 25,
+        "criterion_record_keeping": 25,
     },
 }
 DEFAULT_EFFECTIVE_FROM = date(2000, 1, 1)
@@ -161,10 +197,17 @@ class Policy(Aggregate):
         return PolicyVersion(self.kind, chosen["version"], chosen["parameters"], chosen["effective_from"])
 
 
-def check_parameters(kind: str, parameters: dict[str, int]) -> None:
-    required = DEFAULT_PARAMETERS[kind]
+def check_parameters(kind: str, parameters: dict[str, int], *, stored: bool = False) -> None:
+    """Exactly the kind's parameters, each a non-negative integer, consistent with each other.
+
+    ``stored``: the parameters of a version already adopted, as read from the log: a scoring
+    version adopted before the evaluation criteria were part of the policy names none of them.
+    """
     if not isinstance(parameters, dict):
         raise InvalidInput("parameters", "must be an object of named integers")
+    required = set(DEFAULT_PARAMETERS[kind])
+    if stored and kind == PolicyKind.SCORING and not set(CRITERION_PARAMETERS) & set(parameters):
+        required -= set(CRITERION_PARAMETERS)
     missing = sorted(set(required) - set(parameters))
     unknown = sorted(set(parameters) - set(required))
     if missing or unknown:
@@ -187,3 +230,57 @@ def check_scoring_parameters(p: dict[str, int]) -> None:
     for name in ("expected_contacts_per_elder", "training_hours_per_year", "max_active_pairings"):
         if p[name] < 1:
             raise InvalidInput(f"parameters.{name}", "must be at least 1")
+    criteria = [name for name in CRITERION_PARAMETERS if name in p]
+    if criteria:  # none: a version adopted before the criteria were part of the policy
+        if len(criteria) != len(CRITERION_PARAMETERS):
+            missing = sorted(set(CRITERION_PARAMETERS) - set(criteria))
+            raise InvalidInput("parameters", f"weigh every evaluation criterion (0 leaves one out): missing {missing}")
+        total = sum(p[name] for name in criteria)
+        if total != 100:
+            raise InvalidInput("parameters", f"the evaluation criteria's weights must add up to 100, not {total}")
+
+
+# The evaluation method ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Criterion:
+    """One criterion of a version's evaluation method: its name, labels and weight."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    weight: int
+
+
+def evaluation_criteria(parameters: Mapping[str, int]) -> tuple[Criterion, ...]:
+    """The criteria of a scoring version's evaluation method (weight above 0), in :class:`EvaluationCriterion`
+    order; for a version that names none (adopted before they were part of the policy), every criterion,
+    weighed equally (weight 1 each)."""
+    named = any(name in parameters for name in CRITERION_PARAMETERS)
+    found = []
+    for criterion in EvaluationCriterion:
+        weight = parameters.get(f"{CRITERION_PREFIX}{criterion}", 0) if named else 1
+        if weight > 0:
+            found.append(Criterion(criterion.value, *CRITERIA_LABELS[criterion], weight))
+    return tuple(found)
+
+
+@dataclass(frozen=True)
+class EvaluationMethod:
+    """What an evaluation must score under one scoring policy version: exactly its criteria."""
+
+    version: int
+    criteria: tuple[Criterion, ...]
+
+    @classmethod
+    def of(cls, policy: PolicyVersion) -> EvaluationMethod:
+        return cls(policy.version, evaluation_criteria(policy.parameters))
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.criteria)
+
+    def describe(self) -> str:
+        """The criteria as a person reads them: ``attitude 服务态度 (weight 25), …``."""
+        return ", ".join(f"{c.name} {c.label_zh} (weight {c.weight})" for c in self.criteria)

@@ -6,6 +6,16 @@ policy aggregate checks them when a version is adopted). Every score names its p
 and can be explained term by term (:func:`explain`), so an evaluator or a volunteer can redo it
 by hand.
 
+A month with nothing of its own to rate (no visit recorded in it, of any status, and no evaluation
+covering it: :attr:`ScoreInputs.active`) is ``not_rated``, not graded: its terms would be the
+satisfaction prior and the year's training alone (30.00 不合格 at the defaults), a grade for
+nothing done. Its terms and total are still computed, to be shown as what they would have been.
+
+An evaluation counts by its mean criteria score under the version's evaluation method
+(:func:`evaluation_mean`): the criteria weighted as the version weighs them, or, for an evaluation
+stored with other criteria than the version's (free names, before the criteria were fixed), the
+plain mean of its scores, as it always counted.
+
 Arithmetic is exact (:class:`fractions.Fraction`) and each reported figure is rounded once, to
 2 places, half up. The total is the *exact* sum rounded, not the sum of the rounded terms: the
 total must not depend on how the terms happen to be printed, and recomputing a past score must
@@ -14,24 +24,34 @@ give the same total to the fen. So the shown terms may add up to the total ± 0.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
 from ledger.errors import InvalidInput
+from ledger.policies import evaluation_criteria
 
 
 class Grade(StrEnum):
-    """A score's grade, from the thresholds ``grade_<grade>`` of the scoring policy (``fail`` below ``pass``)."""
+    """A score's grade, from the thresholds ``grade_<grade>`` of the scoring policy (``fail`` below ``pass``);
+    ``not_rated`` for a month with no activity to rate (see the module's docstring)."""
 
     EXCELLENT = "excellent"
     GOOD = "good"
     PASS = "pass"
     FAIL = "fail"
+    NOT_RATED = "not_rated"
 
 
-GRADES_ZH = {Grade.EXCELLENT: "优秀", Grade.GOOD: "良好", Grade.PASS: "合格", Grade.FAIL: "不合格"}
+GRADES_ZH = {
+    Grade.EXCELLENT: "优秀",
+    Grade.GOOD: "良好",
+    Grade.PASS: "合格",
+    Grade.FAIL: "不合格",
+    Grade.NOT_RATED: "未评定（无服务）",
+}
 
 
 @dataclass(frozen=True)
@@ -58,6 +78,12 @@ class ScoreInputs:
         if not isinstance(hours, Decimal) or not hours.is_finite() or hours < 0:
             raise InvalidInput("training_hours", "must be a non-negative Decimal")
 
+    @property
+    def active(self) -> bool:
+        """Whether the month has anything of its own to rate: a visit (counted, rated or penalised) or an
+        evaluation. Paired elders and the year's training hours are not the month's doing."""
+        return bool(self.contacts_done or self.bad_visits or self.ratings or self.evaluation_means)
+
 
 @dataclass(frozen=True)
 class Score:
@@ -75,6 +101,11 @@ class Score:
     policy_version: int
     inputs: ScoreInputs
     parameters: dict[str, int] = field(hash=False, repr=False)
+
+    @property
+    def rated(self) -> bool:
+        """False for a month with no activity (grade ``not_rated``): ``total`` is then only what the terms add up to."""
+        return self.grade != Grade.NOT_RATED
 
 
 def round2(value: Fraction) -> Decimal:
@@ -124,6 +155,47 @@ def _exact_terms(i: ScoreInputs, p: dict[str, int]) -> tuple[Fraction, ...]:
     )
 
 
+TERMS = ("service", "satisfaction", "evaluation", "training", "penalty")
+"""A score's terms, in the order they are computed and explained; ``penalty`` is subtracted."""
+TERM_WEIGHTS = {
+    "service": "weight_service",
+    "satisfaction": "weight_satisfaction",
+    "evaluation": "weight_evaluation",
+    "training": "weight_training",
+    "penalty": "penalty_per_bad_visit",
+}
+"""The policy parameter that weighs each term (the penalty's is points per bad visit)."""
+
+
+def exact_terms(inputs: ScoreInputs, parameters: dict[str, int]) -> dict[str, Fraction]:
+    """Each term's exact value (before rounding), as :func:`compute_score` adds them up."""
+    return dict(zip(TERMS, _exact_terms(inputs, parameters), strict=True))
+
+
+def reweighting(inputs: ScoreInputs, parameters: dict[str, int]) -> Fraction:
+    """The factor the service, satisfaction and training terms are scaled by (1, or 100/(100 − evaluation weight)
+    for a month with no evaluation)."""
+    return _scale(inputs, parameters)
+
+
+def criteria_weights(criteria: Mapping[str, int], parameters: Mapping[str, int]) -> dict[str, int] | None:
+    """The weights a scoring version gives an evaluation's criteria: None when the evaluation does not score
+    exactly the version's criteria (then its scores count equally: :func:`evaluation_mean`)."""
+    weights = {c.name: c.weight for c in evaluation_criteria(parameters)}
+    return weights if set(criteria) == set(weights) else None
+
+
+def evaluation_mean(criteria: Mapping[str, int], parameters: Mapping[str, int]) -> Decimal:
+    """An evaluation's mean criteria score (0–100) under a scoring version's evaluation method: weighted by the
+    version's criteria when it scores exactly those, else the plain mean of its scores (see the module)."""
+    if not criteria:
+        raise InvalidInput("criteria", "an evaluation without criteria scores")
+    weights = criteria_weights(criteria, parameters)
+    if weights is not None:
+        return Decimal(sum(weights[name] * score for name, score in criteria.items())) / sum(weights.values())
+    return Decimal(sum(criteria.values())) / len(criteria)
+
+
 def grade_of(total: Decimal, p: dict[str, int]) -> Grade:
     for grade in (Grade.EXCELLENT, Grade.GOOD, Grade.PASS):
         if total >= p[f"grade_{grade}"]:
@@ -136,7 +208,8 @@ def compute_score(inputs: ScoreInputs, parameters: dict[str, int], policy_versio
     service, satisfaction, evaluation, training, penalty = _exact_terms(inputs, parameters)
     exact = min(Fraction(100), max(Fraction(0), service + satisfaction + evaluation + training - penalty))
     total = round2(exact)
-    grade = grade_of(total, parameters)  # on the rounded total: the grade matches what is shown
+    # On the rounded total, so that the grade matches what is shown; none for a month with no activity.
+    grade = grade_of(total, parameters) if inputs.active else Grade.NOT_RATED
     return Score(
         service=round2(service),
         satisfaction=round2(satisfaction),
@@ -168,6 +241,12 @@ def explain(score: Score) -> list[str]:
         evaluation = f"evaluation: none this month = {score.evaluation}" + (
             f"; the other terms are scaled by 100/{100 - p['weight_evaluation']}" if score.reweighted else ""
         )
+    if score.rated:
+        verdict = f"total {score.total} (exact sum rounded once, clamped to 0..100) → {score.grade} {score.grade_zh}"
+    else:
+        verdict = (
+            f"not rated {score.grade_zh}: no visit and no evaluation this month (the terms would total {score.total})"
+        )
     return [
         f"service {p['weight_service']} × {ratio}{scale} = {score.service}",
         f"satisfaction {p['weight_satisfaction']} × {smoothed} / 5{scale} = {score.satisfaction}",
@@ -176,6 +255,5 @@ def explain(score: Score) -> list[str]:
         f" = {score.training}",
         f"penalty {p['penalty_per_bad_visit']} × {i.bad_visits} disputed or voided visit(s) = {score.penalty}"
         ", subtracted",
-        f"total {score.total} (exact sum rounded once, clamped to 0..100) → {score.grade} {score.grade_zh}"
-        f" (policy version {score.policy_version})",
+        f"{verdict} (policy version {score.policy_version})",
     ]

@@ -4,6 +4,14 @@ Transport: a confirmed home visit in the volunteer's own township earns the same
 rate, one in another township the cross-township rate; phone calls earn none; a volunteer's
 transport in one month is capped. Communication: a flat amount once a month for a volunteer
 with at least one confirmed contact. Pure functions: no store, no clock.
+
+Where a visit took place, for its price, is **not** the township the volunteer typed on the
+visit: it is the elder's registered township on the visit's day (the elder may have relocated;
+:meth:`ledger.elders.Elder.township_on`), unless a coordinator confirmed the recorded place
+(``Visit.PlaceConfirmed``), say for an elder staying with family in another township. So a visit
+to an elder of the volunteer's own township, recorded as elsewhere, earns the same-township rate.
+The caller (the application service) loads the elder and passes its township in as data.
+Claims already recorded keep the amounts their ``Submitted`` event stores; this applies to new ones.
 """
 
 from __future__ import annotations
@@ -13,12 +21,27 @@ from datetime import datetime
 from uuid import UUID
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ClaimableVisit:
     visit_id: UUID
     is_home_visit: bool
-    township: str
+    recorded_township: str
+    """Where the visit says it took place (typed by the volunteer, or amended)."""
+    elder_township: str
+    """The elder's registered township on the visit's day."""
     started_at: datetime
+    place_confirmed: bool = False
+    """A coordinator confirmed the recorded place (for the township recorded now)."""
+
+    @property
+    def township(self) -> str:
+        """Where the visit is priced: the recorded place if a coordinator confirmed it, else the elder's township."""
+        return priced_township(self.recorded_township, self.elder_township, place_confirmed=self.place_confirmed)
+
+
+def priced_township(recorded: str, registered: str, *, place_confirmed: bool) -> str:
+    """The township a home visit is priced at (see the module's docstring)."""
+    return recorded if place_confirmed else registered
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,12 @@ service, who received it, the date, where, who gave it, and the start and end ti
 - it is locked once it is in an approved claim or 30 days after its month ends; then only a
   coordinator's unlock (with a reason, itself an event) lets one amendment or void through.
 Corrections are new events (Amended, Voided) with a reason code; nothing is ever rewritten.
+
+The township a visit records is typed by the volunteer; its subsidy is priced from the elder's
+registered township on the visit's day instead (:mod:`ledger.subsidy`), unless a coordinator
+confirms the recorded place, with a reason (``PlaceConfirmed``: a home visit whose place differs
+from the elder's township, not in a claim awaiting approval). A confirmation holds for the township
+it confirmed: an amendment to another township needs a new one.
 """
 
 from __future__ import annotations
@@ -231,6 +237,8 @@ class Visit(Aggregate):
         self.confirmed = False
         self.feedback_rating: int | None = None
         self.unlocked = False
+        self.confirmed_place: str | None = None
+        """The township a coordinator confirmed the visit took place in, if any."""
 
     @property
     def personal_subject(self) -> UUID:
@@ -249,6 +257,11 @@ class Visit(Aggregate):
     @property
     def is_home_visit(self) -> bool:
         return self.kind != VisitKind.PHONE_CALL
+
+    @property
+    def place_confirmed(self) -> bool:
+        """A coordinator confirmed the place the visit records now."""
+        return self.confirmed_place is not None and self.confirmed_place == self.township
 
     # Confirmation, dispute, feedback ------------------------------------------------------
 
@@ -320,6 +333,52 @@ class Visit(Aggregate):
     @event(FeedbackGiven)
     def _feedback_given(self, rating: int, comment: str, timestamp: datetime, meta: Provenance) -> None:
         self.feedback_rating = rating
+
+    # The place, confirmed by a coordinator ---------------------------------------------
+
+    def confirm_place(
+        self, *, registered_township: str, reason: str, in_pending_claim: bool, now: datetime, meta: Provenance
+    ) -> None:
+        """Confirm that the visit took place where it says, though the elder is registered elsewhere.
+
+        ``registered_township``: the elder's registered township on the visit's day.
+        """
+        self.check_not_voided("confirm its place")
+        if meta.role != "coordinator":
+            raise RuleViolation("visit.place_confirmation_role", "only a coordinator can confirm a visit's place")
+        if not self.is_home_visit:
+            raise RuleViolation(
+                "visit.place_not_priced",
+                f"visit {self.id} is a phone call: its place earns nothing and needs no confirmation",
+            )
+        if self.township == registered_township:
+            raise RuleViolation(
+                "visit.place_is_registered",
+                f"visit {self.id} took place in the elder's registered township on {self.day}; nothing to confirm",
+            )
+        if self.place_confirmed:
+            raise RuleViolation("visit.place_already_confirmed", f"the place of visit {self.id} is already confirmed")
+        if in_pending_claim:
+            raise RuleViolation(
+                "visit.in_pending_claim",
+                f"visit {self.id} is in a claim awaiting approval; reject that claim before confirming its place",
+            )
+        reason = require_text("reason", reason, max_length=2000)
+        self._place_confirmed(township=self.township, reason=reason, timestamp=now, meta=meta)
+
+    class PlaceConfirmed(Aggregate.Event):
+        TOPIC = "tiexin.visit.PlaceConfirmed"
+        PERSONAL: ClassVar[tuple[str, ...]] = ("reason",)
+        SUBJECT: ClassVar[str | None] = None  # the visit's elder (personal_subject)
+        township: str
+        """The place confirmed: the township the visit recorded then."""
+        reason: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(PlaceConfirmed)
+    def _place_confirmed(self, township: str, reason: str, timestamp: datetime, meta: Provenance) -> None:
+        self.confirmed_place = township
 
     # Corrections: lock, unlock, amend, void ---------------------------------------------
 

@@ -136,6 +136,16 @@ def claim_of_february(ledger: Ledger, pair: Pair, visits: int = 2) -> UUID:
     ).id
 
 
+def criteria(score: int = 90, **scores: int) -> dict[str, int]:
+    """An evaluation's scores on the default evaluation method's criteria: ``score`` each, unless named."""
+    from ledger.policies import DEFAULT_PARAMETERS, PolicyKind, evaluation_criteria
+
+    names = [c.name for c in evaluation_criteria(DEFAULT_PARAMETERS[PolicyKind.SCORING])]
+    unknown = set(scores) - set(names)
+    assert not unknown, f"not criteria of the default method: {sorted(unknown)}"
+    return {name: scores.get(name, score) for name in names}
+
+
 def event_count(ledger: Ledger) -> int:
     return ledger.recorder.max_notification_id() or 0
 

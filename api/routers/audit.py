@@ -1,14 +1,16 @@
-"""The subsidy audit (from its read model): a budget year, the anomalies A01–A10, and exports.
+"""The subsidy audit (from its read model): a budget year, the anomalies A01–A11, and exports.
 
 Auditors and finance read it. Every figure names the log position it reflects; every anomaly the
-events it rests on. The audit does not trust the write side: it flags what a command should have
-refused as well (docs/design.md, "Subsidy audit"). The claim trails are served with the claims
-(``GET /v1/claims/{id}``); the models of a trail are here.
+events it rests on and the money at stake, in fen and in yuan (per rule: docs/design.md, "Subsidy
+audit"), with its rule's label in the language asked for (``?lang=zh|en``, or Accept-Language).
+The audit does not trust the write side: it flags what a command should have refused as well.
+The claim trails are served with the claims (``GET /v1/claims/{id}``); the models of a trail are here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -16,16 +18,20 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from api.asof import AS_OF_LIST_ERRORS, AsOfField, AsOfPage, as_of_reader
 from api.export import PARTS, XLSX, YearRows, as_csv, as_xlsx, attachment, year_rows
-from api.reads import LIST_ERRORS, Page, Pages, ReadMeta, ViewRead, view_reader
+from api.labels import Language
+from api.reads import Pages, ReadMeta, ViewRead, view_reader
 from api.schemas import READ_ERRORS, Text, examples
 from ledger.budgets import FIRST_YEAR, LAST_YEAR, BudgetLine, budget_id
 from ledger.claims import ClaimStatus
+from ledger.labels import Lang, label
 from projections.audit import RULES, Anomaly, BudgetReport, ClaimTrail, ItemTrail, TrailRow
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 AuditRead = Annotated[ViewRead, Depends(view_reader("audit", "auditor", "finance"))]
+AuditAsOfRead = Annotated[ViewRead, Depends(as_of_reader("audit", "auditor", "finance"))]
 Year = Annotated[int, Path(ge=FIRST_YEAR, le=LAST_YEAR, description="the fiscal year", examples=[2026])]
 CountyQuery = Annotated[Text | None, Query(description="the county's code (omitted: the home county)")]
 CODE_PATTERN = f"^({'|'.join(RULES)})$"
@@ -49,6 +55,7 @@ class BudgetOut(ReadMeta):
     year: int
     lines: list[LineOut]
     total: LineOut
+    as_of: AsOfField = None
 
     model_config = examples(
         {
@@ -82,28 +89,43 @@ def budget_fields(report: BudgetReport) -> dict[str, Any]:
 
 
 class AnomalyOut(BaseModel):
-    code: Annotated[str, Field(description="A01–A10 (the contract's rule codes)")]
-    rule: str
+    code: Annotated[str, Field(description="A01–A11 (the contract's rule codes)")]
+    rule: Annotated[str, Field(description="the rule, in English (the contract's words)")]
+    rule_label: Annotated[str, Field(description="the rule in the language asked for (?lang=zh|en)")]
     subject: Annotated[str, Field(description="the entity the rule is checked for")]
     other: Annotated[str, Field(description="the second entity of a pair, or ''")]
     ids: list[UUID]
     positions: Annotated[list[int], Field(description="the log positions of the events it rests on")]
     position: Annotated[int, Field(description="the latest of them")]
     description: str
+    amount_fen: Annotated[
+        int,
+        Field(
+            description="the money at stake, integer fen: the transport live claims hold for the visit(s) (A01, "
+            "A03–A06, A08, A10, A11; for A02 what is held a second time), the claim's total (A07), the amount "
+            "committed beyond the appropriation (A09); 0 where no money rests on it"
+        ),
+    ]
+    amount_yuan: Annotated[str, Field(description="the same in yuan, two decimals", examples=["10.00"])]
 
     model_config = examples(
         {
-            "code": "A06", "rule": RULES["A06"], "subject": "6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10", "other": "",
-            "ids": ["6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10"], "positions": [812], "position": 812,
-            "description": "visit of 3 minutes",
+            "code": "A11", "rule": RULES["A11"], "rule_label": label("AnomalyRule", "A11"),
+            "subject": "6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10", "other": "",
+            "ids": ["6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10", "0b0e6f0a-7a43-4b9e-9a53-3f1b0d2c1e11"],
+            "positions": [812, 97], "position": 812,
+            "description": "visit on 2026-02-10 recorded in 高沟镇, but elder 0b0e6f0a-7a43-4b9e-9a53-3f1b0d2c1e11 was "
+            "registered in 涟城镇 that day; no coordinator confirmed the place",
+            "amount_fen": 1000, "amount_yuan": "10.00",
         }
     )  # fmt: skip
 
 
-def anomaly_out(a: Anomaly) -> AnomalyOut:
+def anomaly_out(a: Anomaly, lang: Lang = "zh") -> AnomalyOut:
     return AnomalyOut(
-        code=a.code, rule=a.rule, subject=a.subject, other=a.other, ids=list(a.ids), positions=list(a.positions),
-        position=a.position, description=a.description,
+        code=a.code, rule=a.rule, rule_label=label("AnomalyRule", a.code, lang), subject=a.subject, other=a.other,
+        ids=list(a.ids), positions=list(a.positions), position=a.position, description=a.description,
+        amount_fen=a.amount_fen, amount_yuan=a.amount_yuan,
     )  # fmt: skip
 
 
@@ -142,10 +164,16 @@ def tallies(rows: YearRows) -> dict[str, ClaimTally]:
 
 
 @router.get("/budget/{year}", response_model=AuditBudgetOut, responses=READ_ERRORS)
-def budget(year: Year, read: AuditRead, county: CountyQuery = None) -> AuditBudgetOut:
-    """A budget year audited: its lines, its claims by status and its anomalies by code (auditor, finance)."""
+def budget(year: Year, read: AuditAsOfRead, county: CountyQuery = None) -> AuditBudgetOut:
+    """A budget year audited: its lines, its claims by status and its anomalies by code (auditor, finance);
+    `as_of`: as known on that day."""
     chosen = county or read.services.settings.home_county
-    rows = year_rows(read.view(), chosen, year)
+    return audit_budget(year_rows(read.view(), chosen, year), read.meta)
+
+
+def audit_budget(rows: YearRows, meta: Callable[[int], dict[str, Any]]) -> AuditBudgetOut:
+    """A year's rows as the audited budget (``meta``: the answer's position and state, given its position)."""
+    chosen, year = rows.county, rows.year
     report = BudgetReport(rows.position, chosen, year, rows.lines)
     counts: dict[str, int] = {}
     for a in rows.anomalies:
@@ -153,7 +181,7 @@ def budget(year: Year, read: AuditRead, county: CountyQuery = None) -> AuditBudg
     a09 = [anomaly_out(a) for a in rows.anomalies if a.code == "A09" and a.subject == str(budget_id(chosen, year))]
     return AuditBudgetOut(
         **budget_fields(report), claims=tallies(rows), anomaly_counts=counts, over_committed=a09,
-        **read.meta(rows.position),
+        **meta(rows.position),
     )  # fmt: skip
 
 
@@ -161,21 +189,23 @@ def anomaly_key(a: Anomaly) -> tuple[str, int, str, str]:
     return (a.code, a.position, a.subject, a.other)
 
 
-@router.get("/anomalies", response_model=Page[AnomalyOut], responses=LIST_ERRORS)
+@router.get("/anomalies", response_model=AsOfPage[AnomalyOut], responses=AS_OF_LIST_ERRORS)
 async def anomalies(
-    read: AuditRead,
+    read: AuditAsOfRead,
     pages: Pages,
-    code: Annotated[str | None, Query(pattern=CODE_PATTERN, description="one rule code, A01–A10")] = None,
+    lang: Language,
+    code: Annotated[str | None, Query(pattern=CODE_PATTERN, description="one rule code, A01–A11")] = None,
 ) -> Response:
-    """Every anomaly, or those of one rule, by code and then the latest event it rests on (auditor, finance)."""
+    """Every anomaly, or those of one rule, by code and then the latest event it rests on (auditor, finance);
+    `as_of`: as known on that day."""
 
-    def build() -> Page[AnomalyOut]:
+    def build() -> AsOfPage[AnomalyOut]:
         report = read.view().anomalies(code)
         chosen, cursor = pages.page(report.anomalies, anomaly_key)
-        items = [anomaly_out(a) for a in chosen]
-        return Page[AnomalyOut](items=items, next_cursor=cursor, **read.meta(report.position))
+        items = [anomaly_out(a, lang) for a in chosen]
+        return AsOfPage[AnomalyOut](items=items, next_cursor=cursor, **read.meta(report.position))
 
-    return await read.page(pages, build)
+    return await read.page(pages, build, lang)
 
 
 @router.get(
@@ -251,7 +281,7 @@ class TrailItemOut(BaseModel):
     events: list[TrailEventOut]
     pairing: TrailPairingOut | None
     pairing_events: list[TrailEventOut]
-    elder_events: Annotated[list[TrailEventOut], Field(description="the elder's departure, if any")]
+    elder_events: Annotated[list[TrailEventOut], Field(description="the elder's relocations and departure, if any")]
 
 
 class TrailOut(ReadMeta):
@@ -286,10 +316,10 @@ def item_out(i: ItemTrail) -> TrailItemOut:
     )
 
 
-def trail_out(trail: ClaimTrail, meta: dict[str, Any]) -> TrailOut | None:
+def trail_out(trail: ClaimTrail, meta: dict[str, Any], lang: Lang = "zh") -> TrailOut | None:
     if trail.claim is None:
         return None
     return TrailOut(
         status=trail.claim.status, events=events_out(trail.events), items=[item_out(i) for i in trail.items],
-        anomalies=[anomaly_out(a) for a in trail.anomalies], positions=list(trail.positions), **meta,
+        anomalies=[anomaly_out(a, lang) for a in trail.anomalies], positions=list(trail.positions), **meta,
     )  # fmt: skip

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.asof import as_of_reader
 from api.deps import FinanceCreate, FinanceWrite
-from api.reads import ViewRead, view_reader
+from api.reads import ViewRead
 from api.routers.audit import BudgetOut, budget_fields
 from api.schemas import (
     READ_ERRORS,
@@ -85,7 +86,7 @@ def adjust(year: Year, body: AdjustmentIn, write: FinanceWrite) -> JSONResponse:
     )
 
 
-BudgetRead = Annotated[ViewRead, Depends(view_reader("audit", "finance", "auditor"))]
+BudgetRead = Annotated[ViewRead, Depends(as_of_reader("audit", "finance", "auditor"))]
 
 
 @router.get("/{year}", response_model=BudgetOut, responses=READ_ERRORS)
@@ -94,7 +95,8 @@ def read(
     read: BudgetRead,
     county: Annotated[Text | None, Query(description="the county's code; omitted: the home county")] = None,
 ) -> BudgetOut:
-    """A year's budget lines: appropriated, committed, paid and available, in fen (finance, auditor)."""
+    """A year's budget lines: appropriated, committed, paid and available, in fen (finance, auditor); `as_of`: as
+    known on that day (404 if the year was not appropriated by then)."""
     chosen = county or read.services.settings.home_county
     report = read.view().budget(chosen, year)
     if not report.lines:

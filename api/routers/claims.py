@@ -18,11 +18,11 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.asof import VersionQuery, load_version
 from api.deps import FinanceWrite, VolunteerCreate, check_own, etag
 from api.reads import ViewRead, view_reader
 from api.routers.audit import TrailOut, trail_out
 from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
-from api.service import load
 from ledger.claims import MAX_ITEMS, Claim, ClaimStatus
 
 router = APIRouter(prefix="/v1/claims", tags=["claims"])
@@ -41,7 +41,7 @@ class ClaimIn(BaseModel):
     )
 
 
-class ReasonIn(BaseModel):
+class ClaimReasonIn(BaseModel):
     reason: Text
 
     model_config = examples({"reason": "2月12日走访未经回访确认"})
@@ -111,7 +111,7 @@ def approve(claim_id: UUID, write: FinanceWrite) -> JSONResponse:
 
 
 @router.post("/{claim_id}/rejection", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
-def reject(claim_id: UUID, body: ReasonIn, write: FinanceWrite) -> JSONResponse:
+def reject(claim_id: UUID, body: ClaimReasonIn, write: FinanceWrite) -> JSONResponse:
     """Reject a submitted claim, with a reason; its visits may be claimed again (finance)."""
     return write.run(
         lambda by: write.ledger.reject_claim(claim_id, reason=body.reason, by=by, expected_version=write.if_match),
@@ -131,7 +131,7 @@ def pay(claim_id: UUID, body: PaymentIn, write: FinanceWrite) -> JSONResponse:
 
 
 @router.post("/{claim_id}/reversal", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
-def reverse(claim_id: UUID, body: ReasonIn, write: FinanceWrite) -> JSONResponse:
+def reverse(claim_id: UUID, body: ClaimReasonIn, write: FinanceWrite) -> JSONResponse:
     """Reverse an approved or paid claim, releasing its budget and its visits (finance)."""
     return write.run(
         lambda by: write.ledger.reverse_claim(claim_id, reason=body.reason, by=by, expected_version=write.if_match),
@@ -143,9 +143,10 @@ ClaimReader = Annotated[ViewRead, Depends(view_reader("audit", "coordinator", "f
 
 
 @router.get("/{claim_id}", response_model=ClaimOut, responses=READ_ERRORS)
-def read(claim_id: UUID, read: ClaimReader, response: Response) -> ClaimOut:
-    """One claim as the ledger has it now, with its audit trail (a volunteer's key reads only its own claims)."""
-    claim = load(read.services.ledger, Claim, claim_id, "claim")
+def read(claim_id: UUID, read: ClaimReader, response: Response, version: VersionQuery = None) -> ClaimOut:
+    """One claim as the ledger has it now, or at `version`, with its audit trail as the audit has it now (a
+    volunteer's key reads only its own claims)."""
+    claim = load_version(read.services.ledger, Claim, claim_id, "claim", version)
     check_own(read.principal, claim.volunteer_id, "claim")
     response.headers["ETag"] = etag(claim.version)
     items: list[Any] = [

@@ -20,6 +20,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.asof import VersionQuery, forget_if_forgotten, load_version
 from api.deps import AdminWrite, CoordinatorCreate, CoordinatorWrite, Read, etag, reader
 from api.personal import ReasonQuery, discloses, pseudonym
 from api.problems import Forbidden
@@ -152,12 +153,16 @@ PERSONAL_READERS = ("coordinator", "volunteer")
 
 
 @router.get("/{elder_id}", response_model=ElderOut, responses=READ_ERRORS)
-def read(elder_id: UUID, read: ElderReader, response: Response, reason: ReasonQuery = None) -> ElderOut:
-    """One elder as the ledger has it now (coordinator; a paired volunteer; an auditor sees a pseudonym, or
-    with a ``reason`` the personal fields, and that read is recorded)."""
+def read(
+    elder_id: UUID, read: ElderReader, response: Response, reason: ReasonQuery = None, version: VersionQuery = None
+) -> ElderOut:
+    """One elder as the ledger has it now, or at `version` (coordinator; a volunteer paired with them now; an
+    auditor sees a pseudonym, or with a ``reason`` the personal fields, and that read is recorded)."""
     if read.principal.role == "volunteer":
         _check_paired(read, elder_id)
-    elder = load(read.ledger, Elder, elder_id, "elder")
+    elder = load_version(read.ledger, Elder, elder_id, "elder", version)
+    if version is not None:
+        forget_if_forgotten(read.ledger, elder, elder.id, "name", "birth_date", "address", "phone", "notes")
     response.headers["ETag"] = etag(elder.version)
     ledger_meta(read.services, response)
     personal = discloses(read, SubjectKind.ELDER, elder.id, reason, roles=PERSONAL_READERS)

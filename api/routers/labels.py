@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from api.labels import Language
-from api.schemas import examples
+from api.schemas import ERROR_TEXT, ProblemOut, examples
 from ledger.labels import catalogue
 
 router = APIRouter(prefix="/v1/labels", tags=["labels"])
@@ -23,7 +23,7 @@ class LabelsOut(BaseModel):
     )
 
 
-@router.get("", response_model=LabelsOut)
+@router.get("", response_model=LabelsOut, responses={422: {"model": ProblemOut, "description": ERROR_TEXT[422]}})
 def labels(lang: Language) -> LabelsOut:
     """Every code a person meets (kinds, services, statuses, reason codes, grades, anomaly rules) and its label."""
     return LabelsOut(lang=lang, families=catalogue(lang))

@@ -19,10 +19,13 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import Read
 from api.personal import ReasonQuery, discloses
 from api.problems import Forbidden
-from api.reads import LIST_ERRORS, Page, Pages, ViewRead, view_reader
-from api.schemas import examples
+from api.reads import Page, Pages, ViewRead, view_reader
+from api.schemas import errors, examples
 from ledger.privacy import SubjectKind
 from projections.health import Reading
+
+READ_LIST_ERRORS = errors(400, 404, 409)
+"""A foreign cursor 400; an elder never registered 404; a forgotten elder 409."""
 
 router = APIRouter(prefix="/v1/elders", tags=["elders"])
 
@@ -65,7 +68,7 @@ def check_paired(read: ViewRead, elder_id: UUID) -> None:
         raise Forbidden("this volunteer's key reads the health of the elders it is paired with, and of no other")
 
 
-@router.get("/{elder_id}/health", response_model=ReadingPage, responses=LIST_ERRORS)
+@router.get("/{elder_id}/health", response_model=ReadingPage, responses=READ_LIST_ERRORS)
 async def health(elder_id: UUID, read: HealthRead, pages: Pages, reason: ReasonQuery = None) -> Response:
     """The elder's readings (blood pressure, pulse, glucose) by time, oldest first, from visits not voided.
 

@@ -2,7 +2,8 @@
 
 Ids, townships, groups, dates and statuses only: names and phones stay in the ledger (read one
 elder or volunteer for them). A coordinator or an auditor reads it all; a volunteer's key reads
-its own pairings and nothing else of the roster.
+its own pairings and nothing else of the roster. Each list takes ``?as_of=DATE``: the roster as known
+on that day (:mod:`api.asof`); the overdue list then counts its days back from that day.
 """
 
 from __future__ import annotations
@@ -14,16 +15,16 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
 
+from api.asof import AS_OF_LIST_ERRORS, AsOfPage, as_of_reader, read_today
 from api.problems import BadRequest
-from api.reads import LIST_ERRORS, Page, Pages, Paging, ViewRead, view_reader
+from api.reads import Pages, Paging, ViewRead
 from api.schemas import Text, examples
-from ledger.common import county_date
 from projections.roster import OverdueRow, PairingKey, PairingRow, UnpairedRow, pairing_key
 
 router = APIRouter(prefix="/v1/roster", tags=["roster"])
 
-RosterRead = Annotated[ViewRead, Depends(view_reader("roster", "coordinator", "auditor", "volunteer"))]
-StaffRosterRead = Annotated[ViewRead, Depends(view_reader("roster", "coordinator", "auditor"))]
+RosterRead = Annotated[ViewRead, Depends(as_of_reader("roster", "coordinator", "auditor", "volunteer"))]
+StaffRosterRead = Annotated[ViewRead, Depends(as_of_reader("roster", "coordinator", "auditor"))]
 CountyQuery = Annotated[Text | None, Query(description="a county's code (omitted: every county)")]
 TownshipQuery = Annotated[Text | None, Query(description="one township, e.g. 高沟镇")]
 
@@ -98,7 +99,7 @@ def pairing_after(pages: Paging) -> PairingKey | None:
         raise BadRequest("the cursor does not belong to this list", field="query.cursor") from None
 
 
-@router.get("", response_model=Page[PairingItem], responses=LIST_ERRORS)
+@router.get("", response_model=AsOfPage[PairingItem], responses=AS_OF_LIST_ERRORS)
 async def pairings(
     read: RosterRead,
     pages: Pages,
@@ -114,14 +115,14 @@ async def pairings(
 
     after = pairing_after(pages)
 
-    def build() -> Page[PairingItem]:
+    def build() -> AsOfPage[PairingItem]:
         answer = read.view().pairings(
             county=county, township=township, group=group, volunteer_id=volunteer_id, elder_id=elder_id,
             after=after, limit=pages.limit + 1,
         )  # fmt: skip
         chosen, cursor = pages.window(answer.rows, pairing_cursor)
         items = [PairingItem.model_validate(r, from_attributes=True) for r in chosen]
-        return Page[PairingItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+        return AsOfPage[PairingItem](items=items, next_cursor=cursor, **read.meta(answer.position))
 
     return await read.page(pages, build)
 
@@ -130,17 +131,17 @@ def unpaired_key(u: UnpairedRow) -> tuple[str, ...]:
     return (u.county, u.township, str(u.elder_id))
 
 
-@router.get("/unpaired", response_model=Page[UnpairedItem], responses=LIST_ERRORS)
+@router.get("/unpaired", response_model=AsOfPage[UnpairedItem], responses=AS_OF_LIST_ERRORS)
 async def unpaired(
     read: StaffRosterRead, pages: Pages, county: CountyQuery = None, township: TownshipQuery = None
 ) -> Response:
     """Elders present with no active pairing to an active volunteer (coordinator, auditor)."""
 
-    def build() -> Page[UnpairedItem]:
+    def build() -> AsOfPage[UnpairedItem]:
         answer = read.view().unpaired(county=county, township=township)
         chosen, cursor = pages.page(answer.rows, unpaired_key)
         items = [UnpairedItem.model_validate(r, from_attributes=True) for r in chosen]
-        return Page[UnpairedItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+        return AsOfPage[UnpairedItem](items=items, next_cursor=cursor, **read.meta(answer.position))
 
     return await read.page(pages, build)
 
@@ -151,22 +152,24 @@ def overdue_key(o: OverdueRow) -> tuple[bool, str, str]:
     return (last is not None, last.isoformat(timespec="microseconds") if last else "", str(o.elder_id))
 
 
-@router.get("/overdue", response_model=Page[OverdueItem], responses=LIST_ERRORS)
+@router.get("/overdue", response_model=AsOfPage[OverdueItem], responses=AS_OF_LIST_ERRORS)
 async def overdue(
     read: StaffRosterRead,
     pages: Pages,
-    days: Annotated[int, Query(ge=0, le=3660, description="no contact on or after today − days (county dates)")] = 30,
+    days: Annotated[
+        int, Query(ge=0, le=3660, description="no contact on or after today − days (county dates; today: `as_of`)")
+    ] = 30,
     county: CountyQuery = None,
     township: TownshipQuery = None,
 ) -> Response:
     """Elders present with no contact in the last `days` days, or never; the never contacted first (coordinator,
-    auditor)."""
-    today = county_date(read.services.settings.clock())
+    auditor); `as_of`: as known on that day, counting the days back from it."""
+    today = read_today(read)
 
-    def build() -> Page[OverdueItem]:
+    def build() -> AsOfPage[OverdueItem]:
         answer = read.view().overdue(days, today, county=county, township=township)
         chosen, cursor = pages.page(answer.rows, overdue_key)
         items = [OverdueItem.model_validate(r, from_attributes=True) for r in chosen]
-        return Page[OverdueItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+        return AsOfPage[OverdueItem](items=items, next_cursor=cursor, **read.meta(answer.position))
 
     return await read.page(pages, build, today)

@@ -7,23 +7,29 @@ auditors read rankings; a volunteer reads only its own score (``/v1/volunteers/{
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from decimal import Decimal
+from fractions import Fraction
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
 
-from api.reads import Page, Pages, ReadMeta, ViewRead, view_reader
+from api.asof import AsOfField, as_of_reader, read_today
+from api.deps import check_own
+from api.reads import Page, Pages, ReadMeta, ViewRead
 from api.schemas import Text, errors, examples
-from ledger.common import county_date, month_of
+from ledger.common import month_of
+from ledger.errors import InvalidInput, NotFound
 from ledger.scoring import GRADES_ZH, Grade
 from projections.scores import Ranked, VolunteerScore, ranking
+from projections.scores.explain import Explanation, comparison, distribution, explanation
 
 router = APIRouter(prefix="/v1/scores", tags=["scores"])
 EXAMPLE_GRADE = {"grade": Grade.EXCELLENT, "grade_zh": GRADES_ZH[Grade.EXCELLENT]}
 
-ScoresRead = Annotated[ViewRead, Depends(view_reader("scores", "evaluator", "coordinator", "auditor"))]
+ScoresRead = Annotated[ViewRead, Depends(as_of_reader("scores", "evaluator", "coordinator", "auditor"))]
 MonthQuery = Annotated[
     str | None,
     Query(
@@ -63,13 +69,19 @@ class SourcesOut(BaseModel):
     policy: Annotated[int, Field(description="the adoption of the policy version used")]
 
 
+NotRatedTotal = Annotated[
+    Decimal | None,
+    Field(description="null when the month is not rated: grade `not_rated`, no visit and no evaluation in it"),
+]
+
+
 class ScoreOut(ReadMeta):
     volunteer_id: UUID
     month: str
     county: str
     township: str
-    total: Decimal
-    grade: str
+    total: NotRatedTotal
+    grade: Annotated[str, Field(description="excellent, good, pass, fail; or not_rated (no activity this month)")]
     grade_zh: str
     policy_version: int
     reweighted: Annotated[bool, Field(description="no evaluation: the other terms were re-weighted")]
@@ -77,6 +89,7 @@ class ScoreOut(ReadMeta):
     inputs: InputsOut
     explanation: list[str]
     sources: SourcesOut
+    as_of: AsOfField = None
 
     model_config = examples(
         {
@@ -95,11 +108,13 @@ class ScoreOut(ReadMeta):
 
 
 class RankedItem(BaseModel):
-    rank: Annotated[int, Field(description="1 is best; ties share a rank (1, 2, 2, 4)")]
+    rank: Annotated[
+        int | None, Field(description="1 is best; ties share a rank (1, 2, 2, 4); null (listed last): not rated")
+    ]
     volunteer_id: UUID
     county: str
     township: str
-    total: Decimal
+    total: NotRatedTotal
     grade: str
     grade_zh: str
 
@@ -116,6 +131,7 @@ class RankingPage(Page[RankedItem]):
     township: str | None
     county: str | None
     policy_version: int
+    as_of: AsOfField = None
 
     model_config = examples(
         {
@@ -128,14 +144,16 @@ class RankingPage(Page[RankedItem]):
 
 
 def this_month(read: ViewRead) -> str:
-    return month_of(county_date(read.services.settings.clock()))
+    """The month of the county's today (of the ``as_of`` day, when asked as of one)."""
+    return month_of(read_today(read))
 
 
 def score_out(found: VolunteerScore, meta: dict[str, Any]) -> ScoreOut:
     s = found.score
     return ScoreOut(
         volunteer_id=found.volunteer_id, month=found.month, county=found.county, township=found.township,
-        total=s.total, grade=s.grade, grade_zh=s.grade_zh, policy_version=s.policy_version, reweighted=s.reweighted,
+        total=s.total if s.rated else None, grade=s.grade, grade_zh=s.grade_zh, policy_version=s.policy_version,
+        reweighted=s.reweighted,
         terms=TermsOut(
             service=s.service, satisfaction=s.satisfaction, evaluation=s.evaluation, training=s.training,
             penalty=s.penalty,
@@ -154,8 +172,15 @@ def score_out(found: VolunteerScore, meta: dict[str, Any]) -> ScoreOut:
     )  # fmt: skip
 
 
-def rank_key(r: Ranked) -> tuple[int, str]:
-    return r.rank, str(r.entry.volunteer_id)
+def rank_key(r: Ranked) -> tuple[bool, int, str]:
+    return r.rank is None, r.rank or 0, str(r.entry.volunteer_id)
+
+
+def ranked_item(r: Ranked) -> RankedItem:
+    return RankedItem(
+        rank=r.rank, volunteer_id=r.entry.volunteer_id, county=r.entry.county, township=r.entry.township,
+        total=r.entry.total if r.entry.score.rated else None, grade=r.entry.grade, grade_zh=r.entry.score.grade_zh,
+    )  # fmt: skip
 
 
 @router.get("", response_model=RankingPage, responses=errors(400, 409))
@@ -166,22 +191,243 @@ async def scores(
     township: Annotated[Text | None, Query(description="one township (omitted: every township)")] = None,
     county: Annotated[Text | None, Query(description="one county's code (omitted: every county)")] = None,
 ) -> Response:
-    """A month's scores, best first, of a township's volunteers or all (evaluator, coordinator, auditor)."""
+    """A month's scores, best first, of a township's volunteers or all (evaluator, coordinator, auditor);
+    `as_of`: as known on that day (the month defaults to its month)."""
     chosen_month = month or this_month(read)
 
     def build() -> RankingPage:
         found = ranking(read.view(), chosen_month, township, county=county)
         chosen, cursor = pages.page(found.entries, rank_key)
-        items = [
-            RankedItem(
-                rank=r.rank, volunteer_id=r.entry.volunteer_id, county=r.entry.county, township=r.entry.township,
-                total=r.entry.total, grade=r.entry.grade, grade_zh=r.entry.score.grade_zh,
-            )
-            for r in chosen
-        ]  # fmt: skip
         return RankingPage(
-            items=items, next_cursor=cursor, month=found.month, township=township, county=county,
-            policy_version=found.policy_version, **read.meta(found.view_position),
+            items=[ranked_item(r) for r in chosen], next_cursor=cursor, month=found.month, township=township,
+            county=county, policy_version=found.policy_version, **read.meta(found.view_position),
         )  # fmt: skip
 
     return await read.page(pages, build, chosen_month)
+
+
+# The evaluator's tools: the grades per township, a month explained, a month under other versions ----------
+
+
+class TownshipGradesOut(BaseModel):
+    county: str
+    township: str
+    volunteers: Annotated[int, Field(description="the township's volunteers with a score this month")]
+    grades: Annotated[
+        dict[str, int], Field(description="how many have each grade: excellent, good, pass, fail, not_rated")
+    ]
+
+
+class DistributionPage(Page[TownshipGradesOut]):
+    month: str
+    county: str | None
+    policy_version: int
+    volunteers: Annotated[int, Field(description="every township's volunteers (of every page): the sum of the counts")]
+    grade_labels: Annotated[dict[str, str], Field(description="each grade's Chinese label")]
+    as_of: AsOfField = None
+
+    model_config = examples(
+        {
+            "items": [{"county": "lianshui", "township": "高沟镇", "volunteers": 12,
+                       "grades": {"excellent": 2, "good": 6, "pass": 3, "fail": 0, "not_rated": 1}}],
+            "next_cursor": None, "month": "2026-02", "county": "lianshui", "policy_version": 1, "volunteers": 12,
+            "grade_labels": {str(g): z for g, z in GRADES_ZH.items()},
+            "position": 1834, "lag": 0, "projection_state": "caught_up", "projection_reason": None,
+        }
+    )  # fmt: skip
+
+
+@router.get("/distribution", response_model=DistributionPage, responses=errors(400, 409))
+async def grade_distribution(
+    read: ScoresRead,
+    pages: Pages,
+    month: MonthQuery = None,
+    county: Annotated[Text | None, Query(description="one county's code (omitted: every county)")] = None,
+) -> Response:
+    """How many volunteers have each grade in a month, per township (evaluator, coordinator, auditor); a month
+    with no activity counts as `not_rated`; `as_of`: as known on that day."""
+    chosen_month = month or this_month(read)
+
+    def build() -> DistributionPage:
+        found = distribution(read.view(), chosen_month, county)
+        chosen, cursor = pages.page(found.townships, lambda t: (t.county, t.township))
+        return DistributionPage(
+            items=[TownshipGradesOut(**asdict(t)) for t in chosen], next_cursor=cursor, month=found.month,
+            county=county, policy_version=found.policy_version, volunteers=found.volunteers,
+            grade_labels={str(g): z for g, z in GRADES_ZH.items()}, **read.meta(found.view_position),
+        )  # fmt: skip
+
+    return await read.page(pages, build, chosen_month)
+
+
+volunteer_router = APIRouter(prefix="/v1/volunteers", tags=["scores"])
+"""The routes about one volunteer's score (under ``/v1/volunteers/{id}/score/{month}``)."""
+
+OwnScoreRead = Annotated[ViewRead, Depends(as_of_reader("scores", "evaluator", "coordinator", "auditor", "volunteer"))]
+MonthPath = Annotated[
+    str, Path(pattern=r"^20\d\d-(0[1-9]|1[0-2])$", description="a county month, YYYY-MM", examples=["2026-02"])
+]
+
+
+class RecordOut(BaseModel):
+    """A record behind a term: the entity whose event it is and that event; the other fields are its kind's."""
+
+    kind: Annotated[str, Field(description="visit, pairing, feedback, evaluation, training or penalty")]
+    id: Annotated[str, Field(description="the visit, pairing or evaluation; a training: its volunteer")]
+    position: Annotated[int | None, Field(description="the log position of the event")]
+    topic: Annotated[str, Field(description="the event's type, such as tiexin.visit.FeedbackGiven")]
+    status: Annotated[str | None, Field(description="a visit's standing: ok, disputed, voided")] = None
+    rating: Annotated[int | None, Field(description="feedback: the rating, 1–5")] = None
+    elder_id: Annotated[str | None, Field(description="a pairing's elder")] = None
+    criteria: Annotated[dict[str, int] | None, Field(description="an evaluation's scores by criterion")] = None
+    mean: Annotated[Decimal | None, Field(description="an evaluation's mean under this policy version")] = None
+    weighted: Annotated[
+        bool | None, Field(description="an evaluation weighted by the version's criteria (else: the plain mean)")
+    ] = None
+    on: Annotated[str | None, Field(description="a training's date")] = None
+    hours: Annotated[Decimal | None, Field(description="a training's hours")] = None
+
+
+class TermOut(BaseModel):
+    term: Annotated[str, Field(description="service, satisfaction, evaluation, training, penalty (subtracted)")]
+    value: Annotated[Decimal, Field(description="in points, as the score shows it (rounded once)")]
+    exact: Annotated[str, Field(description="the exact value, a fraction (p/q): the exact terms make the total")]
+    parameter: Annotated[str, Field(description="the policy parameter that weighs it")]
+    weight: int
+    scaled: Annotated[bool, Field(description="stretched by 100/(100 − evaluation weight): no evaluation")]
+    line: Annotated[str, Field(description="its arithmetic, as the score's explanation says it")]
+    records: Annotated[list[RecordOut] | None, Field(description="the records that produced it")] = None
+
+
+class CriterionOut(BaseModel):
+    name: str
+    label_zh: str
+    label_en: str
+    weight: int
+
+
+class PolicyRefOut(BaseModel):
+    version: int
+    effective_from: str
+    position: Annotated[int, Field(description="the log position of its adoption")]
+
+
+class ExplainedOut(BaseModel):
+    policy: PolicyRefOut
+    in_force: Annotated[bool, Field(description="the version in force on the month's first day")]
+    total: NotRatedTotal
+    terms_total: Annotated[
+        Decimal, Field(description="the exact terms added, clamped to 0..100 and rounded once (also when not rated)")
+    ]
+    exact_total: Annotated[str, Field(description="the same before rounding, a fraction")]
+    grade: str
+    grade_zh: str
+    scale: Annotated[str, Field(description="the re-weighting of a month with no evaluation (1: none)")]
+    criteria: Annotated[list[CriterionOut], Field(description="the version's evaluation method")]
+    terms: list[TermOut]
+    verdict: str
+
+
+class ExplanationOut(ExplainedOut, ReadMeta):
+    volunteer_id: UUID
+    month: str
+    county: str
+    township: str
+    as_of: AsOfField = None
+
+
+class ComparisonOut(ReadMeta):
+    volunteer_id: UUID
+    month: str
+    in_force: Annotated[int, Field(description="the version in force on the month's first day")]
+    versions: Annotated[list[ExplainedOut], Field(description="the month under each version, ascending")]
+    changed: Annotated[
+        dict[str, list[int | None]],
+        Field(description="each parameter that differs between the versions: its value in each (null: not named)"),
+    ]
+    as_of: AsOfField = None
+
+
+def fraction(value: Fraction) -> str:
+    return str(value)
+
+
+def explained_out(found: Explanation, in_force: bool, *, records: bool) -> dict[str, Any]:
+    s = found.entry.score
+    return {
+        "policy": PolicyRefOut(
+            version=found.policy.version, effective_from=found.policy.effective_from, position=found.policy.position
+        ),
+        "in_force": in_force, "total": s.total if s.rated else None, "terms_total": s.total,
+        "exact_total": fraction(found.exact_total), "grade": s.grade, "grade_zh": s.grade_zh,
+        "scale": fraction(found.scale), "criteria": [CriterionOut(**asdict(c)) for c in found.criteria],
+        "terms": [
+            TermOut(
+                term=t.name, value=t.value, exact=fraction(t.exact), parameter=t.parameter, weight=t.weight,
+                scaled=t.scaled, line=t.line,
+                records=[RecordOut(**asdict(r)) for r in t.records] if records else None,
+            )
+            for t in found.terms
+        ],
+        "verdict": found.verdict,
+    }  # fmt: skip
+
+
+@volunteer_router.get(
+    "/{volunteer_id}/score/{month}/explanation", response_model=ExplanationOut, responses=errors(404, 409)
+)
+def score_explanation(volunteer_id: UUID, month: MonthPath, read: OwnScoreRead) -> ExplanationOut:
+    """A volunteer's month explained: each term with its weight, its arithmetic and the visits, feedback,
+    evaluations and trainings that produced it, by log position (evaluator, coordinator, auditor; a volunteer:
+    its own); `as_of`: as known on that day."""
+    check_own(read.principal, volunteer_id, "score")
+    found = explanation(read.view(), volunteer_id, month)
+    if found is None:
+        raise NotFound("score for that month of a volunteer", volunteer_id)
+    entry = found.entry
+    return ExplanationOut(
+        volunteer_id=entry.volunteer_id, month=entry.month, county=entry.county, township=entry.township,
+        **explained_out(found, True, records=True), **read.meta(entry.view_position),
+    )  # fmt: skip
+
+
+VersionsQuery = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[1-9]\d{0,8}(,[1-9]\d{0,8}){0,9}$",
+        description="the policy versions to score the month under, comma-separated (such as 1,2)",
+        examples=["1,2"],
+    ),
+]
+
+
+@volunteer_router.get("/{volunteer_id}/score/{month}/compare", response_model=ComparisonOut, responses=errors(404, 409))
+def score_comparison(
+    volunteer_id: UUID,
+    month: MonthPath,
+    read: OwnScoreRead,
+    policy_version: Annotated[
+        int | None, Query(ge=1, le=10**9, description="a version to set beside the month's own")
+    ] = None,
+    versions: VersionsQuery = None,
+) -> ComparisonOut:
+    """A volunteer's month recomputed under other scoring policy versions, side by side: each term and the grade
+    under each (`policy_version=N`: the month's own version and N; `versions=1,2`: those; neither: every version
+    adopted); same roles as the explanation."""
+    check_own(read.principal, volunteer_id, "score")
+    if policy_version is not None and versions is not None:
+        raise InvalidInput("query.versions", "give policy_version or versions, not both")
+    chosen = [policy_version] if policy_version is not None else None
+    if versions is not None:
+        chosen = [int(v) for v in versions.split(",")]
+    found = comparison(read.view(), volunteer_id, month, chosen, with_in_force=policy_version is not None)
+    if found is None:
+        raise NotFound("score for that month of a volunteer", volunteer_id)
+    return ComparisonOut(
+        volunteer_id=found.volunteer_id, month=found.month, in_force=found.in_force,
+        versions=[
+            ExplainedOut(**explained_out(v, v.policy.version == found.in_force, records=False))
+            for v in found.versions
+        ],
+        changed={k: list(v) for k, v in found.changed.items()}, **read.meta(found.view_position),
+    )  # fmt: skip

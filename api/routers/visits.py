@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, StrictBool, StrictInt
 
+from api.asof import VersionQuery, load_version
 from api.deps import CoordinatorWrite, Read, VolunteerCreate, check_own, etag, reader
 from api.personal import ReasonQuery, discloses
 from api.reads import ledger_meta
@@ -129,6 +130,12 @@ class UnlockIn(BaseModel):
     model_config = examples({"reason": "财政复核发现时间录入错误，需更正"})
 
 
+class PlaceConfirmationIn(BaseModel):
+    reason: Text
+
+    model_config = examples({"reason": "老人当月住在高沟镇女儿家，服务在女儿家进行，已电话核实"})
+
+
 class FeedbackIn(BaseModel):
     rating: Annotated[StrictInt, Field(ge=1, le=5)]
     comment: Text = ""
@@ -236,6 +243,18 @@ def unlock(visit_id: UUID, body: UnlockIn, write: CoordinatorWrite) -> JSONRespo
     )
 
 
+@router.post("/{visit_id}/place-confirmation", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
+def confirm_place(visit_id: UUID, body: PlaceConfirmationIn, write: CoordinatorWrite) -> JSONResponse:
+    """Confirm that a home visit took place where it says though the elder is registered in another
+    township, with a reason; a claim then prices it at that place, not the elder's township (coordinator)."""
+    return write.run(
+        lambda by: write.ledger.confirm_visit_place(
+            visit_id, reason=body.reason, by=by, expected_version=write.if_match
+        ),
+        target=visit_id,
+    )
+
+
 @router.post("/{visit_id}/feedback", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
 def feedback(visit_id: UUID, body: FeedbackIn, write: CoordinatorWrite) -> JSONResponse:
     """Record the elder's or family's rating of a visit, taken by the coordinator (coordinator)."""
@@ -253,9 +272,11 @@ PERSONAL_READERS = ("coordinator", "volunteer")
 
 
 @router.get("/{visit_id}", response_model=VisitOut, responses=READ_ERRORS)
-def read(visit_id: UUID, read: VisitReader, response: Response, reason: ReasonQuery = None) -> VisitOut:
-    """One visit as the ledger has it now (a volunteer's key reads only its own visits)."""
-    visit = load(read.ledger, Visit, visit_id, "visit")
+def read(
+    visit_id: UUID, read: VisitReader, response: Response, reason: ReasonQuery = None, version: VersionQuery = None
+) -> VisitOut:
+    """One visit as the ledger has it now, or at `version` (a volunteer's key reads only its own visits)."""
+    visit = load_version(read.ledger, Visit, visit_id, "visit", version)
     check_own(read.principal, visit.volunteer_id, "visit")
     response.headers["ETag"] = etag(visit.version)
     ledger_meta(read.services, response)

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from api.asof import VersionQuery, as_of_reader, forget_if_forgotten, load_version
 from api.deps import AdminWrite, CoordinatorCreate, CoordinatorWrite, Read, check_own, etag, reader
 from api.personal import ReasonQuery, discloses, pseudonym
 from api.reads import LIST_ERRORS, Page, Pages, ViewRead, ledger_meta, view_reader
@@ -67,7 +68,7 @@ class TrainingIn(BaseModel):
     model_config = examples({"course": "老年人慢病管理", "hours": "4.5", "date": "2026-02-14"})
 
 
-class ReasonIn(BaseModel):
+class VolunteerReasonIn(BaseModel):
     reason: Text
 
     model_config = examples({"reason": "长期外出进修"})
@@ -128,7 +129,7 @@ def record_training(volunteer_id: UUID, body: TrainingIn, write: CoordinatorWrit
 
 
 @router.post("/{volunteer_id}/suspension", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
-def suspend(volunteer_id: UUID, body: ReasonIn, write: CoordinatorWrite) -> JSONResponse:
+def suspend(volunteer_id: UUID, body: VolunteerReasonIn, write: CoordinatorWrite) -> JSONResponse:
     """Suspend an active volunteer (coordinator)."""
     return write.run(
         lambda by: write.ledger.suspend_volunteer(
@@ -139,7 +140,7 @@ def suspend(volunteer_id: UUID, body: ReasonIn, write: CoordinatorWrite) -> JSON
 
 
 @router.post("/{volunteer_id}/reinstatement", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
-def reinstate(volunteer_id: UUID, body: ReasonIn, write: CoordinatorWrite) -> JSONResponse:
+def reinstate(volunteer_id: UUID, body: VolunteerReasonIn, write: CoordinatorWrite) -> JSONResponse:
     """Reinstate a suspended volunteer (coordinator)."""
     return write.run(
         lambda by: write.ledger.reinstate_volunteer(
@@ -150,7 +151,7 @@ def reinstate(volunteer_id: UUID, body: ReasonIn, write: CoordinatorWrite) -> JS
 
 
 @router.post("/{volunteer_id}/retirement", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
-def retire(volunteer_id: UUID, body: ReasonIn, write: CoordinatorWrite) -> JSONResponse:
+def retire(volunteer_id: UUID, body: VolunteerReasonIn, write: CoordinatorWrite) -> JSONResponse:
     """Retire a volunteer for good (coordinator)."""
     return write.run(
         lambda by: write.ledger.retire_volunteer(
@@ -178,10 +179,18 @@ NAME_READERS = ("coordinator", "volunteer", "evaluator", "finance")
 
 
 @router.get("/{volunteer_id}", response_model=VolunteerOut, responses=READ_ERRORS)
-def read(volunteer_id: UUID, read: VolunteerReader, response: Response, reason: ReasonQuery = None) -> VolunteerOut:
-    """One volunteer as the ledger has it now (a volunteer's key reads only its own)."""
+def read(
+    volunteer_id: UUID,
+    read: VolunteerReader,
+    response: Response,
+    reason: ReasonQuery = None,
+    version: VersionQuery = None,
+) -> VolunteerOut:
+    """One volunteer as the ledger has it now, or at `version` (a volunteer's key reads only its own)."""
     check_own(read.principal, volunteer_id, "volunteer")
-    volunteer = load(read.ledger, Volunteer, volunteer_id, "volunteer")
+    volunteer = load_version(read.ledger, Volunteer, volunteer_id, "volunteer", version)
+    if version is not None:
+        forget_if_forgotten(read.ledger, volunteer, volunteer.id, "name", "phone")
     response.headers["ETag"] = etag(volunteer.version)
     ledger_meta(read.services, response)
     named = discloses(read, SubjectKind.VOLUNTEER, volunteer.id, reason, roles=NAME_READERS)
@@ -214,7 +223,7 @@ class VolunteerItem(BaseModel):
 
 
 VolunteerListRead = Annotated[ViewRead, Depends(view_reader("roster", "coordinator", "auditor", "evaluator"))]
-ScoreRead = Annotated[ViewRead, Depends(view_reader("scores", "coordinator", "evaluator", "auditor", "volunteer"))]
+ScoreRead = Annotated[ViewRead, Depends(as_of_reader("scores", "coordinator", "evaluator", "auditor", "volunteer"))]
 
 
 def load_key(v: LoadRow) -> tuple[str, ...]:
@@ -258,7 +267,7 @@ async def list_volunteers(
 @router.get("/{volunteer_id}/score", response_model=ScoreOut, responses=errors(404, 409))
 def score(volunteer_id: UUID, read: ScoreRead, month: MonthQuery = None) -> ScoreOut:
     """A volunteer's score for a month, term by term, with its policy version and sources (coordinator, evaluator,
-    auditor; a volunteer: its own)."""
+    auditor; a volunteer: its own); `as_of`: as known on that day (the month defaults to its month)."""
     check_own(read.principal, volunteer_id, "score")
     found = score_of(read.view(), volunteer_id, month or this_month(read))
     if found is None:

@@ -1,4 +1,4 @@
-"""The subsidy audit read model: budget lines, claim trails and the anomalies A01–A10.
+"""The subsidy audit read model: budget lines, claim trails and the anomalies A01–A11.
 
 What it answers (each answer carries the view's log position):
 
@@ -9,11 +9,12 @@ What it answers (each answer carries the view's log position):
   of the budget of its county and its month's year — the same amounts its approval committed.
 - :meth:`AuditView.trail` ``(claim_id)``: the claim and its events (with the budget's
   Committed/Released for it), then each item: the visit (status, kind, times) and its events,
-  its pairing (volunteer, elder, from, ended) and its events, the elder's departure if any, and
-  the anomalies that involve the claim or its visits — every event with its log position.
+  its pairing (volunteer, elder, from, ended) and its events, the elder's relocations and
+  departure if any, and the anomalies that involve the claim or its visits — every event with its
+  log position.
 - :meth:`AuditView.anomalies` ``(code=None)``: every anomaly (see :mod:`projections.audit.rules`
-  for the rules), with the ids it is about, the positions of the events it rests on and a line
-  of explanation.
+  for the rules), with the ids it is about, the positions of the events it rests on, a line
+  of explanation and the money at stake (``amount_fen``, and ``amount_yuan``).
 
 How it is kept (see :mod:`projections.audit.page`): the projection reads only the events the
 rules need (its handlers name the ledger's event classes; ``topics`` follows from them), and each
@@ -21,11 +22,12 @@ page loads the rows its events touch, folds the events into them and re-decides 
 inputs changed, in the page's transaction with its tracking row. So an anomaly appears or clears
 when a later event changes its inputs (a pairing ended retroactively, a claim rejected or
 reversed), each event counts exactly once, and a view rebuilt from position 0 reads the same as
-one kept up live. Tables: ``view_audit_{visits, pairings, departures, claims, items, lines, trail,
-anomalies}`` (:mod:`projections.audit.tables`); like the history, they copy no personal data of
-elders (no names, addresses, phones or readings).
+one kept up live. Tables: ``view_audit_{visits, pairings, departures, residences, claims, items,
+lines, trail, anomalies}`` (:mod:`projections.audit.tables`); like the history, they copy no
+personal data of elders (no names, addresses, phones or readings; of a registration or a
+relocation, only the township).
 
-- :mod:`~projections.audit.rules`: the rules A01–A10, pure, and the rows they read;
+- :mod:`~projections.audit.rules`: the rules A01–A11 and their money at stake, pure, and the rows they read;
 - :mod:`~projections.audit.fold`: each event class → the change to a page's rows and a trail row;
 - :mod:`~projections.audit.page`: a page: load, fold, decide, write; the projection's handlers;
 - :mod:`~projections.audit.tables`: the tables and the row class of each;
@@ -38,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 from uuid import UUID
@@ -54,6 +57,7 @@ from projections.audit.rules import (
     ItemState,
     LineState,
     PairingState,
+    ResidenceState,
     VisitState,
 )
 from projections.audit.tables import (
@@ -63,6 +67,7 @@ from projections.audit.tables import (
     ITEMS,
     LINES,
     PAIRINGS,
+    RESIDENCES,
     ROWS,
     TABLES,
     TRAIL,
@@ -70,7 +75,7 @@ from projections.audit.tables import (
     Rows,
 )
 from projections.runner import PagedProjection
-from projections.storage import PagedView, open_view
+from projections.storage import Kind, PagedView, open_view
 from projections.storage.types import Cursor
 
 # A cursor is the store driver's (sqlite3's or psycopg's): Any here.
@@ -107,6 +112,14 @@ class BudgetReport:
 
 
 @dataclass(frozen=True)
+class VolunteerVisits:
+    position: int
+    """The last log position the view reflects."""
+    visits: tuple[VisitState, ...]
+    """By start; voided ones too."""
+
+
+@dataclass(frozen=True)
 class ItemTrail:
     """One visit of a claim, traced to its pairing and its elder's departure."""
 
@@ -118,6 +131,7 @@ class ItemTrail:
     pairing: PairingState | None
     pairing_events: tuple[TrailRow, ...]
     elder_events: tuple[TrailRow, ...]
+    """The elder's relocations and departure."""
 
 
 @dataclass(frozen=True)
@@ -222,10 +236,58 @@ class AuditView(PagedView[AuditWriter]):
             tuple(anomalies),
         )
 
+    # Pages, for exports in bounded memory (in a :meth:`reading`) ---------------------------
+
+    def claims_of_year(
+        self, cursor: Cursor, year: int, county: str | None, after: tuple[str, str, UUID] | None, limit: int
+    ) -> list[ClaimState]:
+        """Up to ``limit`` of a year's claims (of ``county``, or of every county), by county, month and
+        id, after the key ``after`` (None: from the first): a province's are read a page at a time."""
+        where, params = _year_claims(year, county)
+        start = after or ("", "", UUID(int=0))
+        where += " AND (county, month, claim_id) > (?, ?, ?)"
+        params += [start[0], start[1], self.dialect.encode(Kind.UUID, start[2]), limit]
+        statement = f"SELECT {', '.join(CLAIMS.names)} FROM {{claims}} WHERE {where} "
+        cursor.execute(self.dialect.render(statement + "ORDER BY county, month, claim_id LIMIT ?"), params)
+        return [self.sql.make(CLAIMS, r) for r in cursor.fetchall()]
+
+    def count_claims_of_year(self, cursor: Cursor, year: int, county: str | None) -> int:
+        where, params = _year_claims(year, county)
+        cursor.execute(self.dialect.render(f"SELECT COUNT(*) AS n FROM {{claims}} WHERE {where}"), params)
+        return int(cursor.fetchone()["n"])
+
+    def anomalies_after(self, cursor: Cursor, after: tuple[str, str, str] | None, limit: int) -> list[Anomaly]:
+        """Up to ``limit`` anomalies in key order (code, subject, other) after ``after`` (None: from the first)."""
+        statement = (
+            f"SELECT {', '.join(ANOMALIES.names)} FROM {{anomalies}} WHERE (code, subject, other) > (?, ?, ?) "
+            "ORDER BY code, subject, other LIMIT ?"
+        )
+        cursor.execute(self.dialect.render(statement), [*(after or ("", "", "")), limit])
+        return [self.sql.make(ANOMALIES, r) for r in cursor.fetchall()]
+
+    def count_anomalies(self, cursor: Cursor) -> int:
+        cursor.execute(self.dialect.render("SELECT COUNT(*) AS n FROM {anomalies}"))
+        return int(cursor.fetchone()["n"])
+
+    def visits_of_volunteer(self, volunteer_id: UUID, start: datetime, end: datetime) -> VolunteerVisits:
+        """A volunteer's visits that started from ``start`` to before ``end`` (voided ones too), by start."""
+        with self.reading() as cursor:
+            position = self.position_in(cursor)
+            visits = self.sql.volunteer_visits(cursor, volunteer_id, start, end)
+        return VolunteerVisits(position, tuple(visits))
+
     def contents(self) -> dict[str, list[Any]]:
         """Every row of every table, in key order (to compare a rebuilt view with a live one)."""
         with self.reading() as cursor:
             return {r.suffix: self.every(cursor, r) for r in ROWS}
+
+
+def _year_claims(year: int, county: str | None) -> tuple[str, list[Any]]:
+    """The condition (and its parameters) of a year's claims, of one county or of all."""
+    where, params = "month >= ? AND month <= ?", [f"{year:04d}-01", f"{year:04d}-12"]
+    if county is not None:
+        where, params = "county = ? AND " + where, [county, *params]
+    return where, params
 
 
 def _ids(visits: dict[UUID, VisitState], name: str) -> list[UUID]:
@@ -253,7 +315,8 @@ def _item_trail(
 
 
 class AuditProjection(PagedProjection[AuditWriter]):
-    """Projects the visit, pairing, departure, claim and budget events into :class:`AuditView`."""
+    """Projects the visit, pairing, elder (registration, relocation, departure), claim and budget events
+    into :class:`AuditView`."""
 
     name = "audit"
     handlers = HANDLERS
@@ -282,6 +345,7 @@ __all__ = [
     "ITEMS",
     "LINES",
     "PAIRINGS",
+    "RESIDENCES",
     "RULES",
     "TABLES",
     "TRAIL",
@@ -300,9 +364,11 @@ __all__ = [
     "LineState",
     "PageState",
     "PairingState",
+    "ResidenceState",
     "Rows",
     "TrailRow",
     "VisitState",
+    "VolunteerVisits",
     "open_audit_view",
     "open_projection",
 ]

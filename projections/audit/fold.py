@@ -18,10 +18,19 @@ from uuid import UUID
 
 from ledger.budgets import Budget, BudgetLine, budget_id
 from ledger.claims import Claim, ClaimStatus
+from ledger.common import county_date
 from ledger.elders import Elder
 from ledger.pairings import Pairing
 from ledger.visits import Visit, VisitStatus
-from projections.audit.rules import ClaimState, DepartureState, ItemState, LineState, PairingState, VisitState
+from projections.audit.rules import (
+    ClaimState,
+    DepartureState,
+    ItemState,
+    LineState,
+    PairingState,
+    ResidenceState,
+    VisitState,
+)
 from projections.storage.types import Row
 
 TRANSPORT, COMMUNICATION = BudgetLine.TRANSPORT.value, BudgetLine.COMMUNICATION.value
@@ -50,12 +59,14 @@ class PageState:
     visits: dict[UUID, VisitState] = field(default_factory=dict)
     pairings: dict[UUID, PairingState] = field(default_factory=dict)
     departures: dict[UUID, DepartureState] = field(default_factory=dict)
+    residences: dict[tuple[UUID, int], ResidenceState] = field(default_factory=dict)
     claims: dict[UUID, ClaimState] = field(default_factory=dict)
     items: dict[tuple[UUID, UUID], ItemState] = field(default_factory=dict)
     lines: dict[tuple[UUID, str], LineState] = field(default_factory=dict)
     changed_visits: set[UUID] = field(default_factory=set)
     changed_pairings: set[UUID] = field(default_factory=set)
     changed_departures: set[UUID] = field(default_factory=set)
+    new_residences: list[ResidenceState] = field(default_factory=list)
     changed_claims: set[UUID] = field(default_factory=set)
     changed_lines: set[tuple[UUID, str]] = field(default_factory=set)
     new_items: list[ItemState] = field(default_factory=list)
@@ -81,6 +92,8 @@ class PageState:
             return self.pairings, row.pairing_id
         if isinstance(row, DepartureState):
             return self.departures, row.elder_id
+        if isinstance(row, ResidenceState):
+            return self.residences, (row.elder_id, row.position)
         if isinstance(row, ClaimState):
             return self.claims, row.claim_id
         if isinstance(row, ItemState):
@@ -117,7 +130,7 @@ class Fold:
     def recorded(self, e: Visit.Recorded, position: int) -> None:
         visit = VisitState(
             e.originator_id, e.pairing_id, e.volunteer_id, e.elder_id, e.kind, utc(e.started_at),
-            utc(e.ended_at), utc(e.timestamp), VisitStatus.RECORDED.value, position, position,
+            utc(e.ended_at), utc(e.timestamp), VisitStatus.RECORDED.value, position, position, township=e.township,
         )  # fmt: skip
         self.state.visits[visit.visit_id] = visit
         self.state.changed_visits.add(visit.visit_id)
@@ -158,6 +171,7 @@ class Fold:
             if name in changes:
                 setattr(visit, name, utc(changes[name]))
         visit.kind = changes.get("kind", visit.kind)
+        visit.township = changes.get("township", visit.township)
         visit.amended_pos = position
         self.state.changed_visits.add(visit.visit_id)
         self.state.moved.add(visit.visit_id)
@@ -166,6 +180,13 @@ class Fold:
 
     def unlocked(self, e: Visit.Unlocked, position: int) -> None:
         self.note(e, position, e.originator_id, {"reason": e.reason})
+
+    def place_confirmed(self, e: Visit.PlaceConfirmed, position: int) -> None:
+        """The reason (the elder's personal data, sealed in the ledger) is not copied."""
+        visit = self.visit(e.originator_id)
+        visit.confirmed_place, visit.place_pos = e.township, position
+        self.state.changed_visits.add(visit.visit_id)
+        self.note(e, position, visit.visit_id, {"township": e.township})
 
     # Pairings and elders ----------------------------------------------------------------
 
@@ -183,6 +204,18 @@ class Fold:
         pairing.ended_on, pairing.ended_pos = e.on, position
         self.state.changed_pairings.add(pairing.pairing_id)
         self.note(e, position, pairing.pairing_id, {"on": e.on, "reason": e.reason})
+
+    def registered(self, e: Elder.Registered, position: int) -> None:
+        """The township only (the rest of a registration is personal): in force from the day it was recorded."""
+        self.reside(ResidenceState(e.originator_id, county_date(e.timestamp), e.township, position))
+
+    def relocated(self, e: Elder.Relocated, position: int) -> None:
+        self.reside(ResidenceState(e.originator_id, county_date(e.timestamp), e.township, position))
+        self.note(e, position, e.originator_id, {"township": e.township})
+
+    def reside(self, residence: ResidenceState) -> None:
+        self.state.residences[residence.elder_id, residence.position] = residence
+        self.state.new_residences.append(residence)
 
     def departed(self, e: Elder.Departed, position: int) -> None:
         departure = DepartureState(e.originator_id, e.on, e.kind, position)
@@ -303,8 +336,11 @@ FOLDS: dict[type[Any], Step] = {
     Visit.Amended: Fold.amended,
     Visit.Voided: Fold.voided,
     Visit.Unlocked: Fold.unlocked,
+    Visit.PlaceConfirmed: Fold.place_confirmed,
     Pairing.Formed: Fold.formed,
     Pairing.Ended: Fold.ended,
+    Elder.Registered: Fold.registered,
+    Elder.Relocated: Fold.relocated,
     Elder.Departed: Fold.departed,
     Claim.Submitted: Fold.submitted,
     Claim.Approved: Fold.approved,

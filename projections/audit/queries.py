@@ -105,6 +105,11 @@ so that the penalty of a disabled plan never makes a page compile one.
 
 POSITION = "SELECT notification_id FROM {tracking} WHERE application_name = ?"
 
+VOLUNTEER_VISITS = (
+    f"SELECT {', '.join(VISITS.names)} FROM {{visits}} WHERE volunteer_id = ? AND ended_at > ? AND started_at < ?"
+)
+"""A volunteer's visits that overlap a window (by the index on volunteer and end), voided ones too."""
+
 VOIDED_VISITS = f"SELECT {', '.join(VISITS.names)} FROM {{visits}} WHERE visit_id {{any_of}} AND status = '{VOIDED}'"
 UNCONFIRMED_ITEMS = (
     f"SELECT {_columns('i', ITEMS)} FROM {{items}} AS i LEFT JOIN {{visits}} AS v ON v.visit_id = i.visit_id "
@@ -161,6 +166,7 @@ class AuditSQL:
         self.restate = d.render(RESTATE.of(d))
         self.odd = d.render(UNCONFIRMED_VISITS.of(d))
         self.position = d.render(POSITION)
+        self.of_volunteer = d.render(VOLUNTEER_VISITS)
         self.settle = SETTLE.of(d)
         self._codecs = {r.suffix: self._codecs_of(r) for r in ROWS}
 
@@ -223,6 +229,14 @@ class AuditSQL:
         """Every row of the table, in key order."""
         cursor.execute(self.dialect.select(rows.table, ordered=True))
         return [self.make(rows, r) for r in cursor.fetchall()]
+
+    def volunteer_visits(self, cursor: Cursor, volunteer_id: UUID, start: datetime, end: datetime) -> list[VisitState]:
+        """The volunteer's visits that started from ``start`` to before ``end`` (voided ones too), by start."""
+        encode = self.dialect.encode
+        window = (encode(Kind.UUID, volunteer_id), encode(Kind.INSTANT, start), encode(Kind.INSTANT, end))
+        cursor.execute(self.of_volunteer, window)
+        found = [self.make(VISITS, r) for r in cursor.fetchall()]
+        return sorted((v for v in found if start <= v.started_at < end), key=lambda v: (v.started_at, str(v.visit_id)))
 
     def near_visits(self, cursor: Cursor, windows: list[tuple[UUID, datetime, datetime]]) -> list[VisitState]:
         if not windows:

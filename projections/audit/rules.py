@@ -1,4 +1,4 @@
-"""The subsidy audit's anomaly rules A01–A10, as pure functions of what the audit knows.
+"""The subsidy audit's anomaly rules A01–A11, as pure functions of what the audit knows.
 
 The audit keeps, per entity, only what the rules and the claim trails need (the ``*State``
 rows below, with the log position of every event they came from) and decides each rule from
@@ -10,7 +10,7 @@ Rules that a command already forbids (A02, A07, A09, and parts of the others) ar
 here: the audit does not trust the write side. The semantics, chosen to match the demo's planted
 irregularities and the independent audit in ``tests/integration/test_demo.py``:
 
-- visit rules (A03 A04 A05 A06 A10) skip voided visits; a visit's day is its county date
+- visit rules (A03 A04 A05 A06 A10 A11) skip voided visits; a visit's day is its county date
   (Asia/Shanghai) of ``started_at``;
 - A01: a *live, unpaid* claim (submitted or approved) holds a visit that is not confirmed;
 - A02: a visit is held by more than one live claim (submitted, approved or paid);
@@ -22,18 +22,40 @@ irregularities and the independent audit in ``tests/integration/test_demo.py``:
 - A08: a *paid* claim holds a visit that is now voided or disputed (a reversal ends it);
 - A09: a budget line has more committed than appropriated;
 - A10: a visit was recorded (its Recorded event's timestamp) more than 30 × 24 hours after it
-  started.
+  started;
+- A11: a home visit records a township other than the elder's registered township on the visit's
+  day (the registration, or the last relocation recorded on or before that day:
+  :func:`ledger.elders.township_on`), and no coordinator confirmed that place
+  (``Visit.PlaceConfirmed`` for the township it records now). Phone calls are not checked: their
+  place earns nothing. An elder the log never registered is not checked either.
+
+**Money at stake** (:attr:`Anomaly.amount_fen`, integer fen; ``amount_yuan`` as "12.00"): the
+money whose ground the anomaly puts in question, decided with the anomaly from the view's rows:
+
+- A01, A08: the transport the claim holds for the visit (the item's amount);
+- A02: the transport held for the visit by the live claims after the first (what is paid twice);
+- A03, A04, A06, A10, A11: the transport that live claims (submitted, approved or paid) hold for
+  the visit; 0 while no claim holds it (and for a phone call, which earns none);
+- A05: the same, for both visits of the pair;
+- A07: the claim's total (transport and communication): all of it lacks an independent approval;
+- A09: the committed amount above the appropriation.
+
+Communication is counted only in A07: it is a flat monthly amount for any confirmed contact, not
+the price of one visit. A visit rule's amount changes when a claim holding the visit is submitted,
+rejected or reversed; the page that sees that re-decides it (:mod:`projections.audit.page`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
 from ledger.claims import LIVE, ClaimStatus
-from ledger.common import county_date
-from ledger.visits import VisitStatus
+from ledger.common import county_date, yuan
+from ledger.elders import in_force_on
+from ledger.visits import VisitKind, VisitStatus
 
 SHORTEST = timedelta(minutes=5)
 LONGEST = timedelta(hours=8)
@@ -56,8 +78,9 @@ RULES = {
     "A08": "paid claim whose visit was later voided or disputed and not reversed",
     "A09": "budget line over-committed",
     "A10": "visit recorded more than 30 days after it happened",
+    "A11": "visit recorded in a township other than the elder's registered one, not confirmed by a coordinator",
 }
-VISIT_CODES = ("A03", "A04", "A06", "A10")
+VISIT_CODES = ("A03", "A04", "A06", "A10", "A11")
 """Rules of one visit with its pairing and elder."""
 ITEM_CODES = ("A01", "A02", "A08")
 """Rules of one claimed visit with the claims that hold it."""
@@ -80,6 +103,17 @@ class VisitState:
     """The position of the event that gave the visit its status (Recorded at first)."""
     amended_pos: int | None = None
     """The position of its last amendment, if any."""
+    township: str = ""
+    """Where the visit says it took place (as recorded or amended)."""
+    confirmed_place: str | None = None
+    """The township a coordinator confirmed it took place in (``PlaceConfirmed``), if any."""
+    place_pos: int | None = None
+    """The position of that confirmation."""
+
+    @property
+    def place_confirmed(self) -> bool:
+        """A coordinator confirmed the place the visit records now."""
+        return self.confirmed_place is not None and self.confirmed_place == self.township
 
     @property
     def day(self) -> date:
@@ -112,6 +146,23 @@ class DepartureState:
     departed_on: date
     kind: str
     position: int
+
+
+@dataclass
+class ResidenceState:
+    """An elder's registered township from a day on: the registration, or a relocation."""
+
+    elder_id: UUID
+    since: date
+    """The county day it is in force from (the day it was recorded)."""
+    township: str
+    position: int
+
+
+def residence_on(residences: Sequence[ResidenceState], day: date) -> ResidenceState | None:
+    """The residence in force on ``day`` (:func:`ledger.elders.in_force_on`); None for an elder never registered."""
+    ordered = sorted(residences, key=lambda r: r.position)
+    return ordered[in_force_on([r.since for r in ordered], day)] if ordered else None
 
 
 @dataclass
@@ -183,6 +234,8 @@ class Anomaly:
     ids: tuple[UUID, ...]
     positions: tuple[int, ...]
     description: str
+    amount_fen: int = 0
+    """The money at stake, in fen (see the module's docstring for each rule's)."""
 
     @property
     def position(self) -> int:
@@ -193,12 +246,33 @@ class Anomaly:
     def rule(self) -> str:
         return RULES[self.code]
 
+    @property
+    def amount_yuan(self) -> str:
+        """The money at stake in yuan, two decimals: ``"12.00"``."""
+        return yuan(self.amount_fen)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.code, self.subject, self.other)
+
+    def costing(self, amount_fen: int) -> Anomaly:
+        """The same anomaly with another amount at stake."""
+        return self if amount_fen == self.amount_fen else replace(self, amount_fen=amount_fen)
+
 
 # Rules of one visit ------------------------------------------------------------------------
 
 
-def visit_anomalies(visit: VisitState, pairing: PairingState | None, departure: DepartureState | None) -> list[Anomaly]:
-    """A03, A04, A06 and A10 of one visit (none for a voided visit)."""
+def visit_anomalies(
+    visit: VisitState,
+    pairing: PairingState | None,
+    departure: DepartureState | None,
+    residences: Sequence[ResidenceState] = (),
+    *,
+    claimed: int = 0,
+) -> list[Anomaly]:
+    """A03, A04, A06, A10 and A11 of one visit (none for a voided visit); ``claimed``: the transport
+    live claims hold for it, the money at stake."""
     if visit.status == VisitStatus.VOIDED:
         return []
     found = [
@@ -206,8 +280,9 @@ def visit_anomalies(visit: VisitState, pairing: PairingState | None, departure: 
         after_departure(visit, departure),
         odd_duration(visit),
         late_record(visit),
+        misplaced(visit, residences),
     ]
-    return [a for a in found if a is not None]
+    return [a.costing(claimed) for a in found if a is not None]
 
 
 def no_active_pairing(visit: VisitState, pairing: PairingState | None) -> Anomaly | None:
@@ -249,8 +324,24 @@ def late_record(visit: VisitState) -> Anomaly | None:
     return Anomaly("A10", str(visit.visit_id), "", (visit.visit_id,), visit.positions, why)
 
 
-def overlap(one: VisitState, two: VisitState) -> Anomaly | None:
-    """A05 for two visits of one volunteer, keyed by the earlier one (by start, then id)."""
+def misplaced(visit: VisitState, residences: Sequence[ResidenceState]) -> Anomaly | None:
+    """A11: a home visit recorded in a township other than the elder's registered one that day, unconfirmed."""
+    if visit.kind == VisitKind.PHONE_CALL or visit.place_confirmed:
+        return None
+    residence = residence_on(residences, visit.day)
+    if residence is None or residence.township == visit.township:
+        return None
+    why = (
+        f"visit on {visit.day} recorded in {visit.township}, but elder {visit.elder_id} was registered in "
+        f"{residence.township} that day; no coordinator confirmed the place"
+    )
+    ids = (visit.visit_id, visit.elder_id)
+    return Anomaly("A11", str(visit.visit_id), "", ids, (*visit.positions, residence.position), why)
+
+
+def overlap(one: VisitState, two: VisitState, *, claimed: int = 0) -> Anomaly | None:
+    """A05 for two visits of one volunteer, keyed by the earlier one (by start, then id); ``claimed``:
+    the transport live claims hold for both, the money at stake."""
     if (
         one.visit_id == two.visit_id
         or one.volunteer_id != two.volunteer_id
@@ -269,58 +360,74 @@ def overlap(one: VisitState, two: VisitState) -> Anomaly | None:
         (first.visit_id, second.visit_id),
         (*first.positions, *second.positions),
         why,
+        claimed,
     )
+
+
+def visit_stake(a: Anomaly, claimed: Callable[[UUID], int]) -> int:
+    """The money at stake of a visit rule's anomaly: the transport live claims hold for its visit
+    (both visits for A05); ``claimed(visit_id)`` answers one visit's."""
+    visits = (a.subject, a.other) if a.code == "A05" else (a.subject,)
+    return sum(claimed(UUID(v)) for v in visits)
 
 
 # Rules of claims -----------------------------------------------------------------------------
 
 
-def item_anomaly(claim: ClaimState, visit_id: UUID, status: str, seen: int | None) -> Anomaly | None:
-    """A01 or A08 of one visit a claim holds, given the visit's status and the event that set it."""
+def item_anomaly(
+    claim: ClaimState, visit_id: UUID, status: str, seen: int | None, transport_fen: int = 0
+) -> Anomaly | None:
+    """A01 or A08 of one visit a claim holds, given the visit's status and the event that set it;
+    ``transport_fen``: what the claim holds for the visit, the money at stake."""
     positions = () if seen is None else (seen,)
     if claim.status == ClaimStatus.PAID and status in UNDONE:
         why = f"claim {claim.claim_id} was paid, and its visit {visit_id} is now {status}; the claim was not reversed"
         return Anomaly(
             "A08", str(visit_id), str(claim.claim_id), (visit_id, claim.claim_id),
-            (claim.paid_pos or claim.status_pos, *positions), why,
+            (claim.paid_pos or claim.status_pos, *positions), why, transport_fen,
         )  # fmt: skip
     if claim.status in UNPAID and status != VisitStatus.CONFIRMED:
         why = f"claim {claim.claim_id}, not yet paid, holds visit {visit_id}, which is {status}, not confirmed"
         return Anomaly(
             "A01", str(visit_id), str(claim.claim_id), (visit_id, claim.claim_id), (claim.submitted_pos, *positions),
-            why,
+            why, transport_fen,
         )  # fmt: skip
     return None
 
 
-def double_claim(visit_id: UUID, holders: list[ClaimState]) -> Anomaly | None:
-    """A02: the live claims that hold one visit, if more than one."""
+def double_claim(
+    visit_id: UUID, holders: list[ClaimState], transport: Mapping[UUID, int] | None = None
+) -> Anomaly | None:
+    """A02: the live claims that hold one visit, if more than one; ``transport``: what each claim
+    (by id) holds for the visit: those of all but the first live claim are at stake."""
     live = sorted((c for c in holders if c.status in LIVE), key=lambda c: c.submitted_pos)
     if len(live) < 2:
         return None
     why = f"visit {visit_id} is held by {len(live)} live claims"
     ids = (visit_id, *(c.claim_id for c in live))
-    return Anomaly("A02", str(visit_id), "", ids, tuple(c.submitted_pos for c in live), why)
+    twice = sum((transport or {}).get(c.claim_id, 0) for c in live[1:])
+    return Anomaly("A02", str(visit_id), "", ids, tuple(c.submitted_pos for c in live), why, twice)
 
 
 def self_approval(claim: ClaimState) -> Anomaly | None:
-    """A07: approved by the principal who submitted it (whatever became of it since)."""
+    """A07: approved by the principal who submitted it (whatever became of it since); its total is at stake."""
     if claim.approved_by is None or claim.approved_by != claim.submitted_by:
         return None
     why = f"claim {claim.claim_id} of {claim.month} was approved by its own submitter {claim.submitted_by}"
     positions = (claim.submitted_pos, claim.approved_pos or claim.status_pos)
-    return Anomaly("A07", str(claim.claim_id), "", (claim.claim_id,), positions, why)
+    return Anomaly("A07", str(claim.claim_id), "", (claim.claim_id,), positions, why, claim.total_fen)
 
 
 def over_commitment(line: LineState) -> Anomaly | None:
-    """A09: a line with more committed than appropriated."""
+    """A09: a line with more committed than appropriated; the excess is at stake."""
     if line.committed <= line.appropriated:
         return None
     why = (
         f"the {line.year} {line.line} line of {line.county} has {line.committed} fen committed "
         f"against {line.appropriated} fen appropriated"
     )
-    return Anomaly("A09", str(line.budget_id), line.line, (line.budget_id,), (line.position,), why)
+    excess = line.committed - line.appropriated
+    return Anomaly("A09", str(line.budget_id), line.line, (line.budget_id,), (line.position,), why, excess)
 
 
 def spoken(span: timedelta) -> str:

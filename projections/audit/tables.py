@@ -20,6 +20,7 @@ from projections.audit.rules import (
     ItemState,
     LineState,
     PairingState,
+    ResidenceState,
     VisitState,
 )
 from projections.storage import Index, Kind, Table, columns, nullable
@@ -60,7 +61,8 @@ VISITS = Rows(
             ("visit_id", Kind.UUID), ("pairing_id", Kind.UUID), ("volunteer_id", Kind.UUID), ("elder_id", Kind.UUID),
             ("kind", Kind.TEXT), ("started_at", Kind.INSTANT), ("ended_at", Kind.INSTANT),
             ("recorded_at", Kind.INSTANT), ("status", Kind.TEXT), ("recorded_pos", Kind.INT),
-            ("status_pos", Kind.INT), nullable("amended_pos", Kind.INT),
+            ("status_pos", Kind.INT), nullable("amended_pos", Kind.INT), ("township", Kind.TEXT),
+            nullable("confirmed_place", Kind.TEXT), nullable("place_pos", Kind.INT),
         ),
         key=("visit_id",),
         indexes=(
@@ -92,6 +94,16 @@ DEPARTURES = Rows(
     ),
     DepartureState,
 )
+RESIDENCES = Rows(
+    Table(
+        "residences",
+        columns(("elder_id", Kind.UUID), ("since", Kind.DAY), ("township", Kind.TEXT), ("position", Kind.INT)),
+        key=("elder_id", "position"),
+        compact=False,
+    ),
+    ResidenceState,
+)
+"""Each elder's registered township over time: the registration and every relocation (nothing personal)."""
 CLAIMS = Rows(
     Table(
         "claims",
@@ -103,6 +115,7 @@ CLAIMS = Rows(
             nullable("paid_pos", Kind.INT),
         ),
         key=("claim_id",),
+        indexes=(Index("claims_by_month", ("county", "month", "claim_id")),),  # an export pages a year's by it
         compact=False,
     ),
     ClaimState,
@@ -148,7 +161,7 @@ ANOMALIES = Rows(
         "anomalies",
         columns(
             ("code", Kind.TEXT), ("subject", Kind.TEXT), ("other", Kind.TEXT), ("ids", Kind.UUIDS),
-            ("positions", Kind.INTS), ("position", Kind.INT), ("description", Kind.TEXT),
+            ("positions", Kind.INTS), ("position", Kind.INT), ("description", Kind.TEXT), ("amount_fen", Kind.INT),
         ),
         key=("code", "subject", "other"),
         indexes=(Index("anomalies_by_subject", ("subject",)), Index("anomalies_by_other", ("other",))),
@@ -157,14 +170,15 @@ ANOMALIES = Rows(
     Anomaly,
     derived=frozenset({"position"}),
 )  # fmt: skip
-ROWS = (VISITS, PAIRINGS, DEPARTURES, CLAIMS, ITEMS, LINES, TRAIL, ANOMALIES)
+ROWS = (VISITS, PAIRINGS, DEPARTURES, RESIDENCES, CLAIMS, ITEMS, LINES, TRAIL, ANOMALIES)
 TABLES = tuple(r.table for r in ROWS)
 """The view's tables (``compact=False``: SQLite keeps them as rowid tables, as it always has)."""
 
 LOOKUPS = (
     (VISITS, "visit_id"), (VISITS, "pairing_id"), (VISITS, "elder_id"), (PAIRINGS, "pairing_id"),
-    (DEPARTURES, "elder_id"), (CLAIMS, "claim_id"), (ITEMS, "claim_id"), (ITEMS, "visit_id"), (LINES, "budget_id"),
-    (TRAIL, "subject_id"), (ANOMALIES, "code"), (ANOMALIES, "subject"), (ANOMALIES, "other"),
+    (DEPARTURES, "elder_id"), (RESIDENCES, "elder_id"), (CLAIMS, "claim_id"), (ITEMS, "claim_id"),
+    (ITEMS, "visit_id"), (LINES, "budget_id"), (TRAIL, "subject_id"), (ANOMALIES, "code"), (ANOMALIES, "subject"),
+    (ANOMALIES, "other"),
 )  # fmt: skip
 """The columns rows are loaded by, a set of keys at a time."""
 CODE_GROUPS: tuple[tuple[tuple[str, ...], str], ...] = (

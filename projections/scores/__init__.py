@@ -26,7 +26,8 @@ Who has a score: a volunteer recruited by the month's last day (when it was reco
 on some day of the month (a pairing may be recorded after the date it runs from), and not retired
 (recorded) before its first day; a suspension does not remove one. Rankings are by township
 (from ``Recruited``), optionally within one county; ties share a rank (1, 2, 2, 4) and are listed
-by volunteer id.
+by volunteer id. A month with no activity (no visit, no evaluation) is ``not_rated``
+(:attr:`ledger.scoring.ScoreInputs.active`): listed after every rated one, with no rank.
 
 **Design: inputs are kept, scores are computed when asked.** The view's tables
 (:mod:`projections.scores.tables`) hold facts as they stand (pairings as date ranges, trainings

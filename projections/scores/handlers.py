@@ -72,7 +72,9 @@ def submitted(w: ScoresWriter, e: Evaluation.Submitted, n: Notification) -> None
     scores = list(criteria.values())
     if any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= 100 for s in scores):
         raise ValueError(f"criteria scores {scores!r} are not whole numbers from 0 to 100")
-    w.submitted(str(e.originator_id), str(e.volunteer_id), str(e.period), sum(scores), len(scores), n.id)
+    if any(not isinstance(name, str) for name in criteria):
+        raise ValueError(f"criteria names {list(criteria)!r} are not all text")
+    w.submitted(str(e.originator_id), str(e.volunteer_id), str(e.period), dict(criteria), n.id)
 
 
 def withdrawn(w: ScoresWriter, e: Evaluation.Withdrawn, n: Notification) -> None:
@@ -82,7 +84,7 @@ def withdrawn(w: ScoresWriter, e: Evaluation.Withdrawn, n: Notification) -> None
 def adopted(w: ScoresWriter, e: Policy.Adopted, n: Notification) -> None:
     if e.originator_id != policy_id(PolicyKind.SCORING):
         return  # a subsidy policy version
-    check_parameters(PolicyKind.SCORING, e.parameters)
+    check_parameters(PolicyKind.SCORING, e.parameters, stored=True)
     w.adopted(e.version, json.dumps(e.parameters, sort_keys=True), _day(e.effective_from, "effective_from"), n.id)
 
 

@@ -1,8 +1,11 @@
 """A month's scores from the scores view's rows: the inputs of each volunteer, then its score.
 
-Pure functions of :class:`~projections.scores.view.MonthRows` (:func:`tallies`, :func:`scores_of`),
-and the two questions the view answers (:func:`score`, :func:`ranking`), each one read of the view
-in one snapshot. What is counted, and why scores are computed on reading: :mod:`projections.scores`.
+Pure functions of :class:`~projections.scores.view.MonthRows` (:func:`tallies`, :func:`scores_of`,
+:func:`scored`: under the month's policy version or any other one), and the two questions the view
+answers (:func:`score`, :func:`ranking`), each one read of the view in one snapshot. The explanation
+of a score, the comparison of versions and the grade distribution (:mod:`projections.scores.explain`)
+are answered from the same functions. What is counted, and why scores are computed on reading:
+:mod:`projections.scores`.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ from uuid import UUID
 
 from ledger.common import first_day, last_day, parse_month
 from ledger.errors import InvalidInput, RuleViolation
-from ledger.scoring import Score, ScoreInputs, compute_score, explain
-from projections.scores.view import MonthRows, PolicyRow, ScoresView, Who
-from projections.scores.writer import DISPUTED, VOIDED
+from ledger.scoring import Score, ScoreInputs, compute_score, evaluation_mean, explain
+from projections.scores.view import EvaluationRow, MonthRows, PairingRow, PolicyRow, ScoresView, TrainingRow, Who
+from projections.scores.writer import DISPUTED, VOIDED, VisitRow
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,8 @@ class VolunteerScore:
 
 @dataclass(frozen=True)
 class Ranked:
-    rank: int
+    rank: int | None
+    """1 is best; None for a month not rated (no activity), listed after every rated one."""
     entry: VolunteerScore
 
 
@@ -96,17 +100,32 @@ def policy_for(month: str, policies: list[PolicyRow]) -> PolicyRow:
 
 @dataclass
 class Tally:
-    """One volunteer's inputs for the month, gathered from the rows, with their positions."""
+    """One volunteer's inputs for the month, gathered from the rows, with their positions; and the rows that
+    gave them (the month's visits, the pairings active in it, the live evaluations covering it, the trainings)."""
 
     contacts: int = 0
     ratings: list[int] = field(default_factory=list)
     bad: list[int] = field(default_factory=list)
     elders: set[str] = field(default_factory=set)
-    means: list[Decimal] = field(default_factory=list)
     hours: Decimal = Decimal(0)
     count: int = 0
     first: int | None = None
     last: int | None = None
+    visits: list[VisitRow] = field(default_factory=list)
+    pairings: list[PairingRow] = field(default_factory=list)
+    evaluations: list[EvaluationRow] = field(default_factory=list)
+    trainings: list[TrainingRow] = field(default_factory=list)
+
+    def inputs(self, parameters: dict[str, int]) -> ScoreInputs:
+        """The score's inputs under a policy version (which weighs each evaluation's criteria)."""
+        return ScoreInputs(
+            contacts_done=self.contacts,
+            paired_elders=len(self.elders),
+            ratings=tuple(self.ratings),
+            evaluation_means=tuple(mean_of(e, parameters) for e in self.evaluations),
+            training_hours=self.hours,
+            bad_visits=len(self.bad),
+        )
 
     def fed(self, *positions: int | None, events: int | None = None) -> None:
         seen = [p for p in positions if p is not None]
@@ -117,11 +136,22 @@ class Tally:
             self.last = high if self.last is None else max(self.last, high)
 
 
+def mean_of(evaluation: EvaluationRow, parameters: dict[str, int]) -> Decimal:
+    """An evaluation's mean criteria score under a version (:func:`ledger.scoring.evaluation_mean`)."""
+    if evaluation.criteria is None:
+        return Decimal(evaluation.criteria_sum) / evaluation.criteria_count
+    criteria = json.loads(evaluation.criteria)
+    if not isinstance(criteria, dict):
+        raise ValueError(f"evaluation {evaluation.evaluation_id}: its criteria are not an object")
+    return evaluation_mean(criteria, parameters)
+
+
 def tallies(rows: MonthRows, first: str) -> dict[str, Tally]:
     """Per volunteer id: the inputs of the month the rows were read for (pure)."""
     tally: dict[str, Tally] = defaultdict(Tally)
     for visit in rows.visits:
         t = tally[visit.volunteer_id]
+        t.visits.append(visit)
         t.fed(visit.first_position, visit.last_position, events=visit.events)
         if visit.status != VOIDED:
             t.contacts += 1
@@ -135,6 +165,7 @@ def tallies(rows: MonthRows, first: str) -> dict[str, Tally]:
         t = tally[pairing.volunteer_id]
         if pairing.ended_on is None or pairing.ended_on >= first:
             t.elders.add(pairing.elder_id)
+            t.pairings.append(pairing)
             t.fed(pairing.formed_position)
         else:
             t.fed(pairing.formed_position, pairing.ended_position)
@@ -142,45 +173,43 @@ def tallies(rows: MonthRows, first: str) -> dict[str, Tally]:
         t = tally[evaluation.volunteer_id]
         t.fed(evaluation.submitted_position, evaluation.withdrawn_position)
         if evaluation.withdrawn_position is None:
-            t.means.append(Decimal(evaluation.criteria_sum) / evaluation.criteria_count)
+            t.evaluations.append(evaluation)
     for training in rows.trainings:
         t = tally[training.volunteer_id]
         t.hours += Decimal(training.hours)
+        t.trainings.append(training)
         t.fed(training.position)
     return tally
 
 
-def scores_of(rows: MonthRows, month: str) -> list[VolunteerScore]:
-    """Every volunteer's score in the rows of ``month``, in volunteer id order (pure)."""
+def scores_of(rows: MonthRows, month: str, policy: PolicyRow | None = None) -> list[VolunteerScore]:
+    """Every volunteer's score in the rows of ``month``, in volunteer id order, under the month's policy
+    version or ``policy`` (pure)."""
+    return [entry for entry, _ in scored(rows, month, policy)]
+
+
+def scored(rows: MonthRows, month: str, policy: PolicyRow | None = None) -> list[tuple[VolunteerScore, Tally]]:
+    """:func:`scores_of`, each score with the tally it was computed from."""
     first, _, _ = month_span(month)
-    policy = policy_for(month, rows.policies)
+    policy = policy or policy_for(month, rows.policies)
     parameters = json.loads(policy.parameters)
     tally = tallies(rows, first)
     scores = []
     for volunteer in rows.volunteers:
         t = tally.get(volunteer.volunteer_id) or Tally()
-        inputs = ScoreInputs(
-            contacts_done=t.contacts,
-            paired_elders=len(t.elders),
-            ratings=tuple(t.ratings),
-            evaluation_means=tuple(t.means),
-            training_hours=t.hours,
-            bad_visits=len(t.bad),
-        )
-        score = compute_score(inputs, parameters, policy.version)
+        score = compute_score(t.inputs(parameters), parameters, policy.version)
         sources = Sources(t.first, t.last, t.count, tuple(sorted(t.bad)), policy.position)
-        scores.append(
-            VolunteerScore(
-                UUID(volunteer.volunteer_id),
-                month,
-                volunteer.county,
-                volunteer.township,
-                score,
-                tuple(explain(score)),
-                sources,
-                rows.position,
-            )
+        entry = VolunteerScore(
+            UUID(volunteer.volunteer_id),
+            month,
+            volunteer.county,
+            volunteer.township,
+            score,
+            tuple(explain(score)),
+            sources,
+            rows.position,
         )
+        scores.append((entry, t))
     return scores
 
 
@@ -199,17 +228,19 @@ def score(view: ScoresView, volunteer_id: UUID, month: str) -> VolunteerScore | 
 
 
 def ranking(view: ScoresView, month: str, township: str | None = None, *, county: str | None = None) -> Ranking:
-    """The month's scores, best first, of a township's volunteers (or all), optionally of one county."""
+    """The month's scores, best first, of a township's volunteers (or all), optionally of one county;
+    the months not rated (no activity) come last, with no rank."""
     rows, scores = read_month(view, month, Who(township=township, county=county))
     entries = sorted(scores, key=rank_key)
-    ranked, rank = [], 0
+    ranked: list[Ranked] = []
+    rank = 0
     for n, entry in enumerate(entries, start=1):
         if n == 1 or entry.total != entries[n - 2].total:
             rank = n
-        ranked.append(Ranked(rank, entry))
+        ranked.append(Ranked(rank if entry.score.rated else None, entry))
     version = policy_for(month, rows.policies).version
     return Ranking(month, township, county, version, rows.position, tuple(ranked))
 
 
-def rank_key(entry: VolunteerScore) -> tuple[Decimal, str]:
-    return -entry.total, str(entry.volunteer_id)
+def rank_key(entry: VolunteerScore) -> tuple[bool, Decimal, str]:
+    return not entry.score.rated, -entry.total, str(entry.volunteer_id)

@@ -58,24 +58,26 @@ EVALUATIONS = Table(
     columns(
         ("evaluation_id", Kind.TEXT), ("volunteer_id", Kind.TEXT), ("period", Kind.TEXT),
         ("criteria_sum", Kind.INT), ("criteria_count", Kind.INT), ("submitted_position", Kind.INT),
-        nullable("withdrawn_position", Kind.INT),
+        nullable("withdrawn_position", Kind.INT), ("criteria", Kind.TEXT),
     ),
     key=("evaluation_id",),
     indexes=(Index("evaluations_ix", ("period", "volunteer_id")),),
     compact=False,
 )  # fmt: skip
+"""``criteria``: the scores by criterion as JSON text (keys sorted), so that each policy version weighs them."""
 VISITS = Table(
     "visits",
     columns(
         ("visit_id", Kind.TEXT), ("volunteer_id", Kind.TEXT), ("month", Kind.TEXT), ("status", Kind.TEXT),
         nullable("bad_position", Kind.INT), nullable("rating", Kind.INT), ("first_position", Kind.INT),
-        ("last_position", Kind.INT), ("events", Kind.INT),
+        ("last_position", Kind.INT), ("events", Kind.INT), nullable("rated_position", Kind.INT),
     ),
     key=("visit_id",),
     indexes=(Index("visits_ix", ("month", "volunteer_id")),),
     compact=False,
 )  # fmt: skip
-"""One row per visit as scoring sees it (:class:`projections.scores.writer.VisitRow`)."""
+"""One row per visit as scoring sees it (:class:`projections.scores.writer.VisitRow`); ``rated_position``: the
+feedback whose rating it holds."""
 MOVES = Table(
     "moves",
     columns(("position", Kind.INT), ("visit_id", Kind.TEXT), ("volunteer_id", Kind.TEXT), ("month", Kind.TEXT)),
@@ -123,17 +125,18 @@ MOVES_OF = (
     "WHERE month = ? AND {who} GROUP BY volunteer_id"
 )
 PAIRINGS_OF = (
-    "SELECT volunteer_id, elder_id, ended_on, formed_position, ended_position FROM {pairings} "
+    "SELECT volunteer_id, elder_id, ended_on, formed_position, ended_position, pairing_id FROM {pairings} "
     "WHERE from_date <= ? AND {who} ORDER BY formed_position"
 )
 """Params: the month's last day."""
 EVALUATIONS_OF = (
-    "SELECT volunteer_id, criteria_sum, criteria_count, submitted_position, withdrawn_position "
-    "FROM {evaluations} WHERE period IN ({periods}) AND {who} ORDER BY submitted_position"
+    "SELECT volunteer_id, criteria_sum, criteria_count, submitted_position, withdrawn_position, evaluation_id, "
+    "criteria FROM {evaluations} WHERE period IN ({periods}) AND {who} ORDER BY submitted_position"
 )
 """``{periods}``: one ``?`` per evaluation period covering the month."""
 TRAININGS_OF = (
-    "SELECT volunteer_id, hours, position FROM {trainings} WHERE year = ? AND on_date <= ? AND {who} ORDER BY position"
+    "SELECT volunteer_id, hours, position, on_date FROM {trainings} WHERE year = ? AND on_date <= ? AND {who} "
+    "ORDER BY position"
 )
 """Params: the month's year, its last day."""
 EVERY_ROW = "SELECT * FROM {{{table}}} ORDER BY 1"

@@ -38,6 +38,7 @@ class PairingRow(NamedTuple):
     ended_on: str | None
     formed_position: int
     ended_position: int | None
+    pairing_id: str = ""
 
 
 class EvaluationRow(NamedTuple):
@@ -46,12 +47,16 @@ class EvaluationRow(NamedTuple):
     criteria_count: int
     submitted_position: int
     withdrawn_position: int | None
+    evaluation_id: str = ""
+    criteria: str | None = None
+    """The scores by criterion, JSON (None: only their sum and count are known)."""
 
 
 class TrainingRow(NamedTuple):
     volunteer_id: str
     hours: str
     position: int
+    on_date: str = ""
 
 
 class MoveRow(NamedTuple):

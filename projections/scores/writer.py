@@ -12,6 +12,7 @@ be tested without one.
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from enum import StrEnum
@@ -58,6 +59,7 @@ class VisitRow:
     first_position: int
     last_position: int
     events: int
+    rated_position: int | None = None
 
     def touched(self, position: int) -> None:
         self.last_position = position
@@ -67,7 +69,7 @@ class VisitRow:
         """The row in the columns' order of :data:`projections.scores.tables.VISITS`."""
         return (
             self.visit_id, self.volunteer_id, self.month, str(self.status), self.bad_position, self.rating,
-            self.first_position, self.last_position, self.events,
+            self.first_position, self.last_position, self.events, self.rated_position,
         )  # fmt: skip
 
 
@@ -75,7 +77,7 @@ def visit_row(r: Row) -> VisitRow:
     """A fetched row of the visits table (a DB row: ``Any``) as a :class:`VisitRow`."""
     return VisitRow(
         r["visit_id"], r["volunteer_id"], r["month"], r["status"], r["bad_position"], r["rating"],
-        r["first_position"], r["last_position"], r["events"],
+        r["first_position"], r["last_position"], r["events"], r["rated_position"],
     )  # fmt: skip
 
 
@@ -125,9 +127,11 @@ class ScoresWriter:
         self.inserts["trainings"].append((position, volunteer_id, year, on, hours))
 
     def submitted(
-        self, evaluation_id: str, volunteer_id: str, period: str, total: int, count: int, position: int
+        self, evaluation_id: str, volunteer_id: str, period: str, criteria: dict[str, int], position: int
     ) -> None:
-        self.inserts["evaluations"].append((evaluation_id, volunteer_id, period, total, count, position, None))
+        """``criteria``: the scores by criterion (kept whole, and their sum and count)."""
+        total, count, text = sum(criteria.values()), len(criteria), json.dumps(criteria, sort_keys=True)
+        self.inserts["evaluations"].append((evaluation_id, volunteer_id, period, total, count, position, None, text))
 
     def withdrawn(self, evaluation_id: str, position: int) -> None:
         self.updates["withdrawn"].append((position, evaluation_id))
@@ -173,7 +177,7 @@ class ScoresWriter:
                 row.status, row.bad_position = Standing(what), position
                 row.touched(position)
             elif what == Fact.RATED:
-                row.rating = value
+                row.rating, row.rated_position = value, position
                 row.touched(position)
             elif what == Fact.MOVED:
                 if value != row.month:

@@ -27,6 +27,7 @@ import pytest
 from openpyxl import load_workbook
 
 from ledger.common import COUNTY_TZ
+from tests.builders import criteria
 from tests.conftest import fresh_postgres_schema
 
 
@@ -235,7 +236,11 @@ def test_the_county_s_year_over_http(server: Server) -> None:
     )
     evaluation = evaluator.post(
         "/v1/evaluations",
-        {"volunteer_id": volunteer["id"], "period": month, "criteria": {"attitude": 95, "professionalism": 88}},
+        {
+            "volunteer_id": volunteer["id"],
+            "period": month,
+            "criteria": criteria(95, professional_skill=88, record_keeping=88),  # mean 91.5
+        },
         201,
     ).json()
 

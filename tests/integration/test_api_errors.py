@@ -13,7 +13,7 @@ import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from tests.builders import visit_body
+from tests.builders import criteria, visit_body
 from tests.conftest import Clock
 from tests.harness import Harness, harness
 
@@ -340,7 +340,7 @@ def valid_requests(api: Harness) -> list[tuple[str, dict[str, Any] | None, str]]
     claim = staff.post("/v1/claims", {"month": "2026-02", "visit_ids": visits[:1]}, volunteer)["id"]
     evaluation = staff.post(
         "/v1/evaluations",
-        {"volunteer_id": volunteer_id, "period": "2026-02", "criteria": {"attitude": 90}},
+        {"volunteer_id": volunteer_id, "period": "2026-02", "criteria": criteria(90)},
         "evaluator",
     )["id"]
     return [
@@ -387,7 +387,7 @@ def valid_requests(api: Harness) -> list[tuple[str, dict[str, Any] | None, str]]
         (f"/v1/visits/{visits[0]}/feedback", {"rating": 4, "comment": ""}, "coordinator"),
         (
             "/v1/evaluations",
-            {"volunteer_id": volunteer_id, "period": "2026-Q1", "criteria": {"a": 1}, "comment": ""},
+            {"volunteer_id": volunteer_id, "period": "2026-Q1", "criteria": criteria(1), "comment": ""},
             "evaluator",
         ),
         (f"/v1/evaluations/{evaluation}/withdrawal", {"reason": "r"}, "evaluator"),

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from ledger.common import COUNTY_TZ
-from tests.builders import visit_body
+from tests.builders import criteria, visit_body
 from tests.conftest import Clock
 from tests.harness import Harness, harness
 
@@ -66,9 +66,9 @@ def build(api: Harness) -> County:
     zhang_visit = staff.post("/v1/visits", body, api.volunteer_key(zhang))["id"]
     staff.post(f"/v1/visits/{zhang_visit}/confirmation", {"by": "elder", "method": "signature"}, "coordinator")
     evaluation = staff.post(
-        "/v1/evaluations", {"volunteer_id": li, "period": "2026-02", "criteria": {"attitude": 90}}, "evaluator"
+        "/v1/evaluations", {"volunteer_id": li, "period": "2026-02", "criteria": criteria(90)}, "evaluator"
     )
-    staff.post("/v1/evaluations", {"volunteer_id": zhang, "period": "2026-01", "criteria": {"attitude": 80}},
+    staff.post("/v1/evaluations", {"volunteer_id": zhang, "period": "2026-01", "criteria": criteria(80)},
                "evaluator")  # fmt: skip
     staff.post("/v1/budgets/2026", {"lines": {"transport": 1_000_000, "communication": 500_000}}, "finance")
     return County(api, li, li_elder, li_visits, zhang, zhang_visit, evaluation["id"], api.events())
@@ -209,3 +209,29 @@ def test_codes_are_served_with_labels_in_chinese_by_default_and_in_english_on_re
     assert labels.status_code == 200 and labels.json()["families"]["Grade"]["fail"] == "fail"
     assert county.api.client.get("/v1/labels").json()["families"]["Grade"]["fail"] == "不合格"
     assert county.api.client.get("/v1/labels?lang=fr").status_code == 422
+
+
+def test_a_coordinator_finds_elders_and_volunteers_by_part_of_a_name_or_a_phone(county: County) -> None:
+    elder = county.get(f"/v1/elders/{county.li_elder}", "coordinator")
+    found = county.get(f"/v1/search?q={elder['name']}", "coordinator")["items"]
+    assert [(p["kind"], p["id"], p["phone"]) for p in found] == [("elder", county.li_elder, elder["phone"])]
+    by_phone = county.get(f"/v1/search?q={elder['phone'][-5:]}", "coordinator")["items"]
+    assert [p["id"] for p in by_phone] == [county.li_elder]
+    li = county.get(f"/v1/volunteers/{county.li}", "coordinator")
+    assert [p["id"] for p in county.get(f"/v1/search?q={li['name']}&kind=volunteer", "evaluator")["items"]] == [
+        county.li
+    ]
+    assert len(county.get("/v1/search?q=志愿者", "auditor")["items"]) == 2  # volunteers only: no elder's name
+    assert county.get("/v1/search?q=nobody", "coordinator")["items"] == []
+    county.get("/v1/search?q=老人&kind=elder", "auditor", expect=403)
+    county.get("/v1/search?q=老人", "finance", expect=403)
+    county.get("/v1/search?q=老人", county.key(county.li), expect=403)
+    county.get("/v1/search?q=%20", "coordinator", expect=400)
+
+
+def test_a_forgotten_elder_is_never_found(county: County) -> None:
+    elder = county.get(f"/v1/elders/{county.li_elder}", "coordinator")
+    county.position = county.api.staff.post(
+        f"/v1/elders/{county.li_elder}/forget", {"reason": "person_asked"}, "admin"
+    )["position"]
+    assert county.get(f"/v1/search?q={elder['name']}", "coordinator")["items"] == []

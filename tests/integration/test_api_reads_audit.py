@@ -18,7 +18,7 @@ from openpyxl import load_workbook
 
 from api.export import inert
 from ledger.common import COUNTY_TZ
-from tests.builders import visit_body
+from tests.builders import criteria, visit_body
 from tests.conftest import Clock
 from tests.harness import Harness, harness
 
@@ -116,6 +116,9 @@ def test_the_audit_of_a_year_its_anomalies_and_its_exports(api: Harness) -> None
     anomalies = get(api, "/v1/audit/anomalies?code=A06", "finance").json()
     [a06] = anomalies["items"]
     assert a06["rule"] == "visit under 5 minutes or over 8 hours" and a06["ids"] == [month.short_visit]
+    assert (a06["amount_fen"], a06["amount_yuan"], a06["rule_label"]) == (1000, "10.00", "服务时长不足5分钟或超过8小时")
+    english = get(api, "/v1/audit/anomalies?code=A06&lang=en").json()["items"][0]
+    assert english["rule_label"] == a06["rule"] and english["amount_yuan"] == "10.00"
     assert get(api, "/v1/audit/anomalies?code=A01").json()["items"] == []
     assert get(api, "/v1/audit/anomalies?code=B01", expect=422).json()["field"] == "query.code"
 
@@ -177,7 +180,7 @@ def test_scores_rank_a_month_and_explain_one_volunteer(api: Harness) -> None:
         for d in range(visits):
             staff.visit(pairing_id, volunteer_id, FEB + timedelta(days=d))
         ranked.append(volunteer_id)
-    evaluation = {"volunteer_id": ranked[0], "period": "2026-02", "criteria": {"attitude": 90}}
+    evaluation = {"volunteer_id": ranked[0], "period": "2026-02", "criteria": criteria(90)}
     written = staff.post("/v1/evaluations", evaluation, "evaluator")
     page = get(api, f"/v1/scores?month=2026-02&township=高沟镇&limit=2&after={written['position']}", "evaluator")
     body = page.json()
@@ -214,3 +217,32 @@ def test_history_travels_in_time(api: Harness, clock: Clock) -> None:
     for bad in ("2026-03-03T10:00:00", "yesterday", "2026-02-30"):
         assert get(api, f"/v1/history/{elder_id}?as_of={bad}", expect=422).json()["field"] == "query.as_of"
     get(api, "/v1/history/not-an-id", expect=422)
+
+
+def test_a_visit_recorded_outside_the_elders_township_is_priced_where_the_elder_lives_and_flagged(
+    api: Harness,
+) -> None:
+    """POST a visit typed as in 涟城镇 for an elder of 高沟镇: the claim pays ¥10, not ¥20, and the audit
+    shows A11 with the ¥10 at stake; once the claim is rejected and a coordinator confirms the place,
+    the next claim pays ¥20 and A11 clears."""
+    staff = api.staff
+    volunteer_id, _, pairing_id = staff.pair(date(2026, 1, 1))  # both of 高沟镇
+    key = api.volunteer_key(volunteer_id)
+    visit_id = staff.post("/v1/visits", {**visit_body(pairing_id, FEB), "township": "涟城镇"}, key)["id"]
+    staff.post(f"/v1/visits/{visit_id}/confirmation", {"by": "elder", "method": "signature"}, "coordinator")
+    claim = staff.post("/v1/claims", {"month": "2026-02", "visit_ids": [visit_id]}, key)
+    written = get(api, f"/v1/claims/{claim['id']}", "finance").json()
+    assert [i["transport_fen"] for i in written["items"]] == [1000]
+    [a11] = get(api, f"/v1/audit/anomalies?code=A11&after={claim['position']}").json()["items"]
+    assert (a11["subject"], a11["amount_fen"], a11["amount_yuan"]) == (visit_id, 1000, "10.00")
+    assert a11["rule_label"] == "服务地点与老人登记乡镇不符且未经协调员确认"
+
+    staff.post(f"/v1/claims/{claim['id']}/rejection", {"reason": "地点待核实"}, "finance")
+    confirmed = staff.post(f"/v1/visits/{visit_id}/place-confirmation", {"reason": "老人当天在女儿家"}, "coordinator")
+    assert get(api, f"/v1/audit/anomalies?code=A11&after={confirmed['position']}").json()["items"] == []
+    again = staff.post("/v1/claims", {"month": "2026-02", "visit_ids": [visit_id]}, key)
+    assert [i["transport_fen"] for i in get(api, f"/v1/claims/{again['id']}", "finance").json()["items"]] == [2000]
+    refused = api.client.post(
+        f"/v1/visits/{visit_id}/place-confirmation", json={"reason": "再次确认"}, headers=staff.auth("coordinator")
+    )
+    assert refused.status_code == 409 and refused.json()["rule"] == "visit.place_already_confirmed"

@@ -12,8 +12,11 @@ import pytest
 from ledger.counties import LIANSHUI
 from ledger.elders import Elder
 from ledger.policies import DEFAULT_PARAMETERS
+from projections.audit import open_projection
+from tests.builders import criteria
 from tests.conftest import Clock
 from tests.harness import Harness, harness
+from tests.views import caught_up
 
 FEB = datetime(2026, 2, 3, 2, 0, tzinfo=UTC)  # 10:00 on 3 February in the county; the clock is at 1 March
 
@@ -74,12 +77,19 @@ def test_every_write_of_the_contract_answers_with_id_version_and_position(api: H
     for visit_id in visits[:2]:
         post(f"/v1/visits/{visit_id}/confirmation", {"by": "family", "method": "phone_callback"}, coordinator)
     post(f"/v1/visits/{visits[0]}/feedback", {"rating": 5, "comment": "很好"}, coordinator)
+    post(f"/v1/visits/{visits[1]}/place-confirmation", {"reason": "老人当月住在涟城镇"}, coordinator)  # not 高沟镇
+    audit = open_projection(api.services.settings.database_url)  # finds the visits a certificate counts
+    try:
+        caught_up(api.ledger, audit)  # (no read model runs in this process on PostgreSQL)
+    finally:
+        audit.paged_view.close()
+    post(f"/v1/volunteers/{v}/certificates", {"from": "2026-02-01", "to": "2026-02-28"}, mine, 201)
     post(f"/v1/visits/{visits[2]}/dispute", {"reason_code": "wrong_time"}, coordinator)
     amendment = {"changes": {"notes": "时间核对无误"}, "reason_code": "late_detail"}
     post(f"/v1/visits/{visits[2]}/amendment", amendment, coordinator)
     post(f"/v1/visits/{visits[3]}/void", {"reason_code": "duplicate"}, coordinator)
 
-    scores = {"volunteer_id": v, "period": "2026-02", "criteria": {"attitude": 90}}
+    scores = {"volunteer_id": v, "period": "2026-02", "criteria": criteria(90)}
     evaluation = post("/v1/evaluations", scores, evaluator, 201)
     post(f"/v1/evaluations/{evaluation}/withdrawal", {"reason": "录入错误"}, evaluator)
 
@@ -164,6 +174,7 @@ DOWNLOADS = {
     ("/v1/audit/export", "200"): {"text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
     ("/v1/events/stream", "200"): {"text/event-stream"},
     ("/metrics", "200"): {"text/plain; version=0.0.4; charset=utf-8"},
+    ("/v1/volunteers/{volunteer_id}/certificate", "200"): {"application/json", "application/pdf"},
 }
 CONTRACT_WRITES = {
     "/v1/audit/seals",
@@ -177,6 +188,7 @@ CONTRACT_WRITES = {
     "/v1/volunteers/{volunteer_id}/forget",
     "/v1/volunteers/{volunteer_id}/reinstatement",
     "/v1/volunteers/{volunteer_id}/retirement",
+    "/v1/volunteers/{volunteer_id}/certificates",
     "/v1/pairings",
     "/v1/pairings/{pairing_id}/end",
     "/v1/visits",
@@ -186,6 +198,7 @@ CONTRACT_WRITES = {
     "/v1/visits/{visit_id}/void",
     "/v1/visits/{visit_id}/unlock",
     "/v1/visits/{visit_id}/feedback",
+    "/v1/visits/{visit_id}/place-confirmation",
     "/v1/evaluations",
     "/v1/evaluations/{evaluation_id}/withdrawal",
     "/v1/budgets/{year}",

@@ -26,7 +26,7 @@ from ledger.claims import Claim
 from ledger.counties import LIANSHUI
 from ledger.subsidy import PricedClaim
 from projections import registry
-from projections.audit import AuditProjection, AuditView, AuditWriter, TrailRow, open_audit_view
+from projections.audit import Anomaly, AuditProjection, AuditView, AuditWriter, TrailRow, open_audit_view
 from projections.runner import Runner
 from tests.builders import (
     COORDINATOR,
@@ -39,6 +39,7 @@ from tests.builders import (
     event_count,
     make_pair,
     visit_at,
+    visit_fields,
 )
 from tests.conftest import Clock, fresh_postgres_schema
 from tiexin.demo.generator import BUDGET_LINES, YEAR, DemoSummary, run_demo
@@ -123,11 +124,29 @@ def test_every_irregularity_the_demo_plants_is_found_with_its_code_and_nothing_e
         assert anomaly.description and anomaly.description[0].islower()
         assert anomaly.positions and 0 < min(anomaly.positions) <= max(anomaly.positions) <= report.position
     # By code: A06 twice (too short, too long), the others once.
-    assert report.codes() == {"A01": 1, "A03": 1, "A04": 1, "A05": 1, "A06": 2, "A08": 1, "A10": 1}
+    assert report.codes() == {"A01": 1, "A03": 1, "A04": 1, "A05": 1, "A06": 2, "A08": 1, "A10": 1, "A11": 1}
     assert [a.code for a in demo.view.anomalies("A06").anomalies] == ["A06", "A06"]
     assert demo.view.anomalies("A02").anomalies == ()
     with pytest.raises(ValueError, match="no anomaly rule"):
-        demo.view.anomalies("A11")
+        demo.view.anomalies("A12")
+
+
+def test_each_planted_anomaly_states_the_money_at_stake(demo: AuditedDemo) -> None:
+    """A01 and A08: what their claim holds for the visit; A11: the claimed visit's same-township ¥10
+    (priced where the elder is registered, not where it was typed); the planted visits of the other
+    rules were never claimed: nothing at stake."""
+    found = {a.code: a for a in demo.view.anomalies().anomalies}
+    for code in ("A01", "A08"):
+        visit_id, claim_id = found[code].ids
+        [item] = [i for i in demo.view.trail(claim_id).items if i.visit_id == visit_id]
+        assert found[code].amount_fen == item.transport_fen in (1000, 2000)
+    a11 = found["A11"]
+    assert (a11.amount_fen, a11.amount_yuan) == (1000, "10.00")
+    held = [c for c in demo.view.contents()["items"] if c.visit_id == a11.ids[0]]
+    assert [i.transport_fen for i in held] == [1000]
+    assert {a.code: a.amount_fen for a in found.values() if a.code not in ("A01", "A08", "A11")} == dict.fromkeys(
+        ("A03", "A04", "A05", "A06", "A10"), 0
+    )
 
 
 def test_the_demo_budget_year_has_what_was_appropriated_committed_and_paid(demo: AuditedDemo) -> None:
@@ -242,6 +261,7 @@ def test_a_claimed_visit_disputed_before_approval_is_flagged_until_the_claim_is_
     assert audited.flags() == {("A01", frozenset({disputed, claim_id}))}
     [a01] = audited.view.anomalies("A01").anomalies
     assert "disputed" in a01.description
+    assert (a01.amount_fen, a01.amount_yuan) == (1000, "10.00")  # what the claim holds for the visit
     ledger.reject_claim(claim_id, reason="家属称当天无人上门", by=FINANCE_A)
     assert audited.flags() == set()
 
@@ -353,6 +373,7 @@ def test_budget_lines_follow_approval_payment_and_reversal_and_a_voided_paid_vis
     assert audited.flags() == set()
     ledger.void_visit(voided, reason_code="not_performed", by=COORDINATOR)
     assert audited.flags() == {("A08", frozenset({voided, claim_id}))}
+    assert [a.amount_fen for a in view.anomalies("A08").anomalies] == [1000]
     ledger.reverse_claim(claim_id, reason="visit voided after payment", by=FINANCE_A)
     assert audited.flags() == set()
     assert lines() == {"transport": (40_000, 0, 0, 40_000), "communication": (9_000, 0, 0, 9_000)}
@@ -427,6 +448,7 @@ def test_a_visit_in_two_live_claims_is_flagged(audited: Audited, clock: Clock) -
     )  # fmt: skip
     ledger.save(twin)  # past the command, which refuses it (claim.visit_already_claimed)
     assert audited.flags() == {("A02", frozenset({visit, first, twin.id}))}
+    assert [a.amount_fen for a in audited.view.anomalies("A02").anomalies] == [1000]  # paid a second time
     twin._rejected(by=FINANCE_A.principal_id, reason="duplicate", timestamp=clock.now, meta=FINANCE_A)
     ledger.save(twin)
     assert audited.flags() == set()
@@ -440,6 +462,7 @@ def test_a_claim_approved_by_its_submitter_is_flagged(audited: Audited, clock: C
     claim._approved(by=maker.principal_id, timestamp=clock.now, meta=maker)  # the command refuses (maker-checker)
     ledger.save(claim)
     assert audited.flags() == {("A07", frozenset({claim_id}))}
+    assert [a.amount_yuan for a in audited.view.anomalies("A07").anomalies] == ["50.00"]  # the whole claim
 
 
 def test_a_budget_line_committed_beyond_what_was_appropriated_is_flagged(audited: Audited, clock: Clock) -> None:
@@ -449,7 +472,67 @@ def test_a_budget_line_committed_beyond_what_was_appropriated_is_flagged(audited
     budget._committed(claim_id=uuid4(), line="transport", amount=1_500, timestamp=clock.now, meta=FINANCE_A)
     ledger.save(budget)  # past the command, which refuses it (budget.overdrawn)
     assert audited.flags() == {("A09", frozenset({budget.id}))}
+    assert [a.amount_fen for a in audited.view.anomalies("A09").anomalies] == [500]  # committed beyond
     transport = audited.view.budget(LIANSHUI, 2026).line("transport")
     assert transport is not None and (transport.available, transport.paid) == (-500, 0)
     ledger.adjust_budget(county=LIANSHUI, year=2026, line="transport", delta=500, reason="top up", by=FINANCE_A)
     assert audited.flags() == set()
+
+
+# A11: the place a visit records, against the elder's registered township -----------------------
+
+
+def visit_in(ledger: Ledger, pair: Pair, start: datetime, township: str) -> UUID:
+    """A confirmed 45-minute home visit that records ``township`` as its place."""
+    written = ledger.record_visit(
+        pairing_id=pair.pairing_id, by=as_volunteer(pair.volunteer_id), **{**visit_fields(start), "township": township}
+    )
+    ledger.confirm_visit(written.id, confirmed_by="elder", method="signature", by=COORDINATOR)
+    return written.id
+
+
+def test_a_visit_recorded_outside_the_elders_township_is_flagged_with_its_transport_until_the_place_is_confirmed(
+    audited: Audited,
+) -> None:
+    ledger, view, pair = audited.ledger, audited.view, make_pair(audited.ledger, 1)  # both of 高沟镇
+    away = visit_in(ledger, pair, FEB_10, "涟城镇")
+    home = visit_at(ledger, pair, FEB_10 + timedelta(days=1))
+    assert audited.flags() == {("A11", frozenset({away, pair.elder_id}))}
+
+    def a11() -> Anomaly:
+        audited.flags()
+        [found] = [a for a in view.anomalies("A11").anomalies if a.subject == str(away)]
+        return found
+
+    assert (a11().amount_fen, a11().amount_yuan) == (0, "0.00")  # not claimed yet
+    assert "recorded in 涟城镇" in a11().description and "registered in 高沟镇" in a11().description
+    claim = ledger.submit_claim(
+        volunteer_id=pair.volunteer_id, month="2026-02", visit_ids=[away, home], by=as_volunteer(pair.volunteer_id)
+    ).id
+    assert [i["transport_fen"] for i in ledger.repository.get(claim).items] == [1000, 1000]  # not ¥20
+    assert (a11().amount_fen, a11().amount_yuan) == (1000, "10.00")
+    ledger.reject_claim(claim, reason="地点待核实", by=FINANCE_A)
+    assert a11().amount_fen == 0
+    ledger.confirm_visit_place(away, reason="老人当天在涟城镇女儿家", by=COORDINATOR)
+    assert ("A11", frozenset({away, pair.elder_id})) not in audited.flags()
+    ledger.amend_visit(away, changes={"township": "唐集镇"}, reason_code="wrong_place", by=COORDINATOR)
+    assert ("A11", frozenset({away, pair.elder_id})) in audited.flags()  # the confirmation was for 涟城镇
+    ledger.amend_visit(away, changes={"township": "高沟镇"}, reason_code="wrong_place", by=COORDINATOR)
+    assert ("A11", frozenset({away, pair.elder_id})) not in audited.flags()
+
+
+def test_a_relocation_clears_the_visits_of_its_day_but_not_the_earlier_ones(audited: Audited, clock: Clock) -> None:
+    ledger, pair = audited.ledger, make_pair(audited.ledger, 1)  # of 高沟镇
+    today = visit_in(ledger, pair, clock.now - timedelta(hours=1), "涟城镇")
+    earlier = visit_in(ledger, pair, FEB_10, "涟城镇")
+    phone = ledger.record_visit(
+        pairing_id=pair.pairing_id, by=as_volunteer(pair.volunteer_id),
+        **{**visit_fields(FEB_10 + timedelta(days=1)), "kind": "phone_call", "services": ["chat"], "readings": {},
+           "distance_band": "remote", "township": "涟城镇"},
+    ).id  # fmt: skip
+    assert audited.flags() == {("A11", frozenset({v, pair.elder_id})) for v in (today, earlier)}  # not the call
+    assert phone not in {a.ids[0] for a in audited.view.anomalies().anomalies}
+    ledger.relocate_elder(pair.elder_id, township="涟城镇", address="涟城镇安东路8号", by=COORDINATOR)
+    assert audited.flags() == {("A11", frozenset({earlier, pair.elder_id}))}
+    [a11] = audited.view.anomalies("A11").anomalies
+    assert "registered in 高沟镇" in a11.description

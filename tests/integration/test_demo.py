@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from functools import cached_property
 from typing import Any
@@ -28,10 +28,10 @@ from ledger.errors import RuleViolation
 from ledger.policies import DEFAULT_PARAMETERS, SCORING
 from tests.builders import MASTER_KEY
 from tests.conftest import fresh_postgres_schema
-from tiexin.demo.generator import DemoSummary, run_demo
+from tiexin.demo.generator import DemoExists, DemoSummary, run_demo
 
 LAUNCH = date(2024, 10, 26)
-PLANTABLE = {"A01", "A03", "A04", "A05", "A06", "A08", "A10"}
+PLANTABLE = {"A01", "A03", "A04", "A05", "A06", "A08", "A10", "A11"}
 LIVE = ("submitted", "approved", "paid")
 
 
@@ -219,6 +219,19 @@ def test_demo_refuses_to_build_twice_in_one_store(demo: Built) -> None:
     assert event_count(demo.url) == before
 
 
+def test_a_second_demo_finds_the_first_one_and_says_what_it_holds(demo: Built) -> None:
+    """What ``tiexin demo`` keeps (and makes keys for) when run again: writes nothing, on either store."""
+    before = len(demo.log)
+    with pytest.raises(DemoExists) as exists:
+        run_demo(demo.url, seed=1, scale=2, master_key=MASTER_KEY)
+    assert exists.value.rule == "demo.exists"
+    found = exists.value.demo
+    assert (found.county, found.name, found.counties, found.total_events) == (LIANSHUI, "涟水县", 1, before)
+    first_recruited = demo.events("tiexin.volunteer.Recruited")[0].originator_id
+    assert found.volunteer_id == demo.summary.volunteer_id == first_recruited
+    assert event_count(demo.url) == before
+
+
 def test_demo_refuses_a_store_whose_home_county_has_records(stored_ledger: Ledger, store_url: str) -> None:
     coordinator = Provenance("coordinator-1", "coordinator")
     stored_ledger.register_elder(
@@ -228,7 +241,7 @@ def test_demo_refuses_a_store_whose_home_county_has_records(stored_ledger: Ledge
     before = event_count(store_url)
     with pytest.raises(RuleViolation) as refusal:
         run_demo(store_url, master_key=MASTER_KEY)
-    assert refusal.value.rule == "demo.exists"
+    assert refusal.value.rule == "demo.exists" and not isinstance(refusal.value, DemoExists)  # not the demo's
     assert event_count(store_url) == before
 
 
@@ -264,6 +277,10 @@ class Log:
     pairings: dict[UUID, Any] = field(default_factory=dict)
     ended: dict[UUID, date] = field(default_factory=dict)
     departed: dict[UUID, date] = field(default_factory=dict)
+    homes: dict[UUID, list[tuple[date, str]]] = field(default_factory=lambda: defaultdict(list))
+    """Each elder's registered township from a county day on (registration, relocations)."""
+    placed: dict[UUID, str] = field(default_factory=dict)
+    """The township a coordinator confirmed a visit took place in."""
     claims: dict[UUID, Claim] = field(default_factory=dict)
     available: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
@@ -281,6 +298,8 @@ class Log:
             self.ended[e.originator_id] = e.on
         elif topic == "tiexin.elder.Departed":
             self.departed[e.originator_id] = e.on
+        elif topic in ("tiexin.elder.Registered", "tiexin.elder.Relocated"):
+            self.homes[e.originator_id].append((county_day(e.timestamp), e.township))
 
     def apply_visit(self, what: str, e: Any) -> None:
         if what == "Recorded":
@@ -288,6 +307,10 @@ class Log:
             self.status[e.originator_id] = "recorded"
         elif what in ("Confirmed", "Disputed", "Voided"):
             self.status[e.originator_id] = what.lower()
+        elif what == "PlaceConfirmed":
+            self.placed[e.originator_id] = e.township
+        elif what == "Amended" and "township" in e.changes:
+            self.visits[e.originator_id] = replace(self.visits[e.originator_id], township=e.changes["township"])
 
     def apply_claim(self, what: str, e: Any) -> None:
         if what == "Submitted":
@@ -312,7 +335,7 @@ Flags = set[tuple[str, frozenset[UUID]]]
 
 
 def audit(demo: Built) -> Flags:
-    """Flag every anomaly A01–A10 in the log, trusting nothing the write side enforces."""
+    """Flag every anomaly A01–A11 in the log, trusting nothing the write side enforces."""
     log = Log()
     for topic, event in demo.log:
         log.apply(topic, event)
@@ -337,8 +360,14 @@ def claim_flags(log: Log) -> Flags:
     return flags
 
 
+def registered_on(log: Log, elder_id: UUID, day: date) -> str:
+    """The elder's township on a day: the last registration or relocation recorded by then (the first before)."""
+    homes = log.homes[elder_id]
+    return next((township for since, township in reversed(homes) if since <= day), homes[0][1])
+
+
 def visit_flags(log: Log) -> Flags:
-    """A03 · A04 · A05 · A06 · A10, over every visit not voided."""
+    """A03 · A04 · A05 · A06 · A10 · A11, over every visit not voided."""
     flags = set()
     by_volunteer: dict[UUID, list[Any]] = defaultdict(list)
     for visit_id, v in log.visits.items():
@@ -354,6 +383,8 @@ def visit_flags(log: Log) -> Flags:
             flags.add(("A06", frozenset({visit_id})))
         if v.timestamp - v.ended_at > timedelta(days=30):
             flags.add(("A10", frozenset({visit_id})))
+        if v.kind != "phone_call" and v.township not in (registered_on(log, v.elder_id, day), log.placed.get(visit_id)):
+            flags.add(("A11", frozenset({visit_id, v.elder_id})))
     for own in by_volunteer.values():
         own.sort(key=lambda v: v.started_at)
         latest = own[0]

@@ -29,7 +29,7 @@ from ledger.policies import DEFAULT_PARAMETERS, SCORING, policy_id
 from ledger.scoring import ScoreInputs, compute_score, explain
 from projections.runner import Runner
 from projections.scores import ScoresProjection, ScoresView, ScoresWriter, VolunteerScore, open_scores_view
-from tests.builders import COORDINATOR, EVALUATOR, MASTER_KEY, Pair, event_count, make_pair, visit_at
+from tests.builders import COORDINATOR, EVALUATOR, MASTER_KEY, Pair, criteria, event_count, make_pair, visit_at
 from tests.conftest import Clock, fresh_postgres_schema
 from tests.views import caught_up as run_caught_up
 from tests.views import views_on
@@ -102,11 +102,11 @@ def february(ledger: Ledger) -> Case:
     ledger.void_visit(voided, reason_code="duplicate", by=COORDINATOR)
     evaluations = [
         ledger.submit_evaluation(
-            volunteer_id=pair.volunteer_id, period="2026-Q1", criteria=criteria, comment="", by=by
+            volunteer_id=pair.volunteer_id, period="2026-Q1", criteria=scores, comment="", by=by
         ).id
-        for criteria, by in (
-            ({"punctuality": 80, "care": 80}, EVALUATOR),
-            ({"punctuality": 85, "care": 95}, EVALUATOR_2),
+        for scores, by in (
+            (criteria(80), EVALUATOR),
+            (criteria(85, attitude=95, timeliness=95), EVALUATOR_2),  # a mean of 90
         )
     ]
     for hours, on in ((5, date(2025, 12, 1)), (2, date(2026, 1, 15)), (4, date(2026, 2, 20))):
@@ -277,9 +277,17 @@ def test_rankings_order_by_total_share_ties_and_filter_by_township(ledger: Ledge
 
     county = scores.ranking("2026-02")
     assert [(r.rank, r.entry.volunteer_id) for r in county.entries] == [
-        (1, best), (2, tied[0]), (2, tied[1]), (4, last)
+        (1, best), (2, tied[0]), (2, tied[1]), (None, last)
     ]  # fmt: skip
-    assert (county.entries[3].entry.township, str(county.entries[3].entry.total)) == ("涟城镇", "30.00")
+    # No visit and no evaluation in February: not rated (its terms alone would make 30.00, a fail), listed last.
+    idle = county.entries[3].entry
+    assert (idle.township, idle.grade, idle.score.grade_zh, str(idle.total)) == (
+        "涟城镇",
+        "not_rated",
+        "未评定（无服务）",
+        "30.00",
+    )
+    assert idle.explanation[-1].startswith("not rated 未评定（无服务）: no visit and no evaluation this month")
     assert scores.ranking("2026-02", county=LIANSHUI).entries == county.entries
     assert scores.ranking("2026-02", county="elsewhere").entries == ()
     nobody = scores.ranking("2026-02", "唐集镇")

@@ -40,6 +40,12 @@ def committed(ledger: Ledger) -> dict[str, int]:
     return dict(ledger.repository.get(budget_id("lianshui", 2026)).committed)
 
 
+@pytest.fixture
+def far(make: Make, pair: Pair) -> Pair:
+    """The same volunteer (of 涟城镇) with an elder registered in another township (高沟镇)."""
+    return make.pair(volunteer=pair.volunteer, elder=make.elder(township=OTHER_TOWNSHIP))
+
+
 def submit(ledger: Ledger, pair: Pair, visits: list[UUID], *, month: str = VISIT_MONTH, by: Any = None) -> Any:
     return ledger.submit_claim(
         volunteer_id=pair.volunteer, month=month, visit_ids=visits, by=by or as_volunteer(pair.volunteer)
@@ -197,14 +203,17 @@ def test_home_visit_in_the_volunteers_township_earns_ten_yuan(ledger: Ledger, ma
     assert transport(ledger, claim) == [1000]
 
 
-def test_home_visit_across_townships_earns_twenty_yuan(ledger: Ledger, make: Make, pair: Pair) -> None:
-    claim = make.claim(pair.volunteer, make.visits_on_days(pair.pairing, [3], township=OTHER_TOWNSHIP))
+def test_home_visit_across_townships_earns_twenty_yuan(ledger: Ledger, make: Make, far: Pair) -> None:
+    claim = make.claim(far.volunteer, make.visits_on_days(far.pairing, [3], township=OTHER_TOWNSHIP))
     assert transport(ledger, claim) == [2000]
 
 
-def test_township_is_compared_with_the_volunteers_own(ledger: Ledger, make: Make) -> None:
+def test_the_elders_township_is_compared_with_the_volunteers_own(ledger: Ledger, make: Make) -> None:
     pair = make.pair(volunteer=make.volunteer(township=OTHER_TOWNSHIP))  # elder lives in 涟城镇
-    claim = make.claim(pair.volunteer, make.visits_on_days(pair.pairing, [3], township=OTHER_TOWNSHIP))
+    claim = make.claim(pair.volunteer, make.visits_on_days(pair.pairing, [3]))
+    assert transport(ledger, claim) == [2000]
+    near = make.pair(volunteer=pair.volunteer, elder=make.elder(township=OTHER_TOWNSHIP))
+    claim = make.claim(near.volunteer, make.visits_on_days(near.pairing, [4], township=OTHER_TOWNSHIP))
     assert transport(ledger, claim) == [1000]
 
 
@@ -231,42 +240,42 @@ def test_communication_is_paid_again_in_a_new_month(ledger: Ledger, make: Make, 
     assert claim_of(ledger, claim).communication_fen == 3000
 
 
-def test_transport_is_capped_at_two_hundred_yuan_a_month(ledger: Ledger, make: Make, pair: Pair) -> None:
-    visits = make.visits_on_days(pair.pairing, range(1, 12), township=OTHER_TOWNSHIP)  # 11 x 2000
-    claim = make.claim(pair.volunteer, visits)
+def test_transport_is_capped_at_two_hundred_yuan_a_month(ledger: Ledger, make: Make, far: Pair) -> None:
+    visits = make.visits_on_days(far.pairing, range(1, 12), township=OTHER_TOWNSHIP)  # 11 x 2000
+    claim = make.claim(far.volunteer, visits)
     assert transport(ledger, claim) == [2000] * 10 + [0]
     assert claim_of(ledger, claim).total_fen == 20000 + 3000
 
 
 def test_transport_cap_is_reached_partially_by_the_visit_that_crosses_it(
-    ledger: Ledger, make: Make, pair: Pair
+    ledger: Ledger, make: Make, pair: Pair, far: Pair
 ) -> None:
-    visits = make.visits_on_days(pair.pairing, range(1, 11), township=OTHER_TOWNSHIP)[:9]  # 18000
+    visits = make.visits_on_days(far.pairing, range(1, 11), township=OTHER_TOWNSHIP)[:9]  # 18000
     visits += make.visits_on_days(pair.pairing, [20, 21, 22])  # 1000 each, same township
     claim = make.claim(pair.volunteer, visits)
     assert transport(ledger, claim) == [2000] * 9 + [1000, 1000, 0]
 
 
-def test_transport_cap_counts_earlier_claims_of_the_month(ledger: Ledger, make: Make, pair: Pair) -> None:
-    make.claim(pair.volunteer, make.visits_on_days(pair.pairing, range(1, 9), township=OTHER_TOWNSHIP))  # 16000
-    later = make.claim(pair.volunteer, make.visits_on_days(pair.pairing, [20, 21, 22], township=OTHER_TOWNSHIP))
+def test_transport_cap_counts_earlier_claims_of_the_month(ledger: Ledger, make: Make, pair: Pair, far: Pair) -> None:
+    make.claim(pair.volunteer, make.visits_on_days(far.pairing, range(1, 9), township=OTHER_TOWNSHIP))  # 16000
+    later = make.claim(pair.volunteer, make.visits_on_days(far.pairing, [20, 21, 22], township=OTHER_TOWNSHIP))
     assert transport(ledger, later) == [2000, 2000, 0]
     allowance = ledger.repository.get(allowance_id(pair.volunteer, VISIT_MONTH))
     assert allowance.transport_fen == 20000
 
 
-def test_transport_cap_is_per_volunteer(ledger: Ledger, make: Make, pair: Pair) -> None:
-    make.claim(pair.volunteer, make.visits_on_days(pair.pairing, range(1, 11), township=OTHER_TOWNSHIP))
-    other = make.pair(elder=pair.elder)
+def test_transport_cap_is_per_volunteer(ledger: Ledger, make: Make, far: Pair) -> None:
+    make.claim(far.volunteer, make.visits_on_days(far.pairing, range(1, 11), township=OTHER_TOWNSHIP))
+    other = make.pair(elder=far.elder)
     claim = make.claim(other.volunteer, make.visits_on_days(other.pairing, [3], township=OTHER_TOWNSHIP))
     assert transport(ledger, claim) == [2000]
 
 
-def test_rejection_gives_back_the_months_cap_and_communication(ledger: Ledger, make: Make, pair: Pair) -> None:
-    visits = make.visits_on_days(pair.pairing, range(1, 11), township=OTHER_TOWNSHIP)
-    first = make.claim(pair.volunteer, visits)
+def test_rejection_gives_back_the_months_cap_and_communication(ledger: Ledger, make: Make, far: Pair) -> None:
+    visits = make.visits_on_days(far.pairing, range(1, 11), township=OTHER_TOWNSHIP)
+    first = make.claim(far.volunteer, visits)
     ledger.reject_claim(first, reason="材料不全", by=FINANCE)
-    second = make.claim(pair.volunteer, visits)
+    second = make.claim(far.volunteer, visits)
     assert transport(ledger, second) == [2000] * 10
     assert claim_of(ledger, second).communication_fen == 3000
 
@@ -307,11 +316,11 @@ def test_approver_may_also_pay(ledger: Ledger, make: Make, pair: Pair) -> None:
 # Approval commits the budget in the same save ----------------------------------------------
 
 
-def test_approval_commits_the_budget_in_the_same_save(ledger: Ledger, make: Make, pair: Pair) -> None:
+def test_approval_commits_the_budget_in_the_same_save(ledger: Ledger, make: Make, pair: Pair, far: Pair) -> None:
     make.budget()
     home = make.confirmed_visit(pair.pairing, start=VISIT_START.replace(day=3))
-    far = make.confirmed_visit(pair.pairing, start=VISIT_START.replace(day=4), township=OTHER_TOWNSHIP)
-    claim = make.claim(pair.volunteer, [home, far])
+    away = make.confirmed_visit(far.pairing, start=VISIT_START.replace(day=4), township=OTHER_TOWNSHIP)
+    claim = make.claim(pair.volunteer, [home, away])
     with recorded(ledger) as new:
         written = ledger.approve_claim(claim, by=FINANCE)
     assert sorted(new.names) == ["budget.Committed", "budget.Committed", "claim.Approved"]

@@ -74,7 +74,7 @@ def test_a_page_of_visit_facts_replays_in_log_order_over_one_load() -> None:
     assert store.loads == [["new", "old"]]
     rows = written_visits(store)
     assert rows["new"] == VisitRow("new", "v1", "2026-02", OK, None, None, 20, 22, 3)
-    assert rows["old"] == VisitRow("old", "v1", "2026-03", VOIDED, 26, 5, 10, 26, 5)
+    assert rows["old"] == VisitRow("old", "v1", "2026-03", VOIDED, 26, 5, 10, 26, 5, rated_position=24)
     assert store.inserted["moves"] == [(25, "old", "v1", "2026-02")]  # out of February
     writer.flush()  # nothing left to write
     assert len(store.loads) == 1

@@ -186,7 +186,9 @@ def test_reweighting_happens_exactly_when_there_are_no_evaluations(
 @given(inputs_st, parameters_st)
 def test_the_grade_follows_the_thresholds_on_the_rounded_total(inputs: ScoreInputs, parameters: dict[str, int]) -> None:
     score = compute_score(inputs, parameters, 1)
-    if score.total >= parameters["grade_excellent"]:
+    if not inputs.active:
+        expected = "not_rated"
+    elif score.total >= parameters["grade_excellent"]:
         expected = "excellent"
     elif score.total >= parameters["grade_good"]:
         expected = "good"
@@ -309,3 +311,29 @@ def test_inputs_out_of_range_are_refused(changes: dict[str, object]) -> None:
     fields: dict[str, object] = {"contacts_done": 1, "paired_elders": 1, **changes}
     with pytest.raises(InvalidInput):
         ScoreInputs(**fields)  # type: ignore[arg-type]
+
+
+@PROPERTY
+@given(inputs_st, parameters_st)
+def test_a_month_is_not_rated_exactly_when_it_has_no_visit_and_no_evaluation(
+    inputs: ScoreInputs, parameters: dict[str, int]
+) -> None:
+    idle = replace(inputs, contacts_done=0, ratings=(), evaluation_means=(), bad_visits=0)
+    score = compute_score(idle, parameters, 1)
+    assert (score.grade, score.grade_zh, score.rated) == ("not_rated", "未评定（无服务）", False)
+    assert explain(score)[-1].startswith(
+        f"not rated 未评定（无服务）: no visit and no evaluation this month (the terms would total {score.total})"
+    )
+    for active in (
+        replace(idle, contacts_done=1),
+        replace(idle, bad_visits=1),
+        replace(idle, evaluation_means=(Decimal(0),)),
+    ):
+        graded = compute_score(active, parameters, 1)
+        assert graded.rated and graded.grade != "not_rated"
+
+
+def test_an_idle_month_at_the_defaults_is_not_rated_rather_than_30_points_and_a_fail() -> None:
+    """Two elders paired, no visit, no evaluation, no training: the satisfaction prior alone gave 30.00 不合格."""
+    score = compute_score(ScoreInputs(contacts_done=0, paired_elders=2), DEFAULTS, 1)
+    assert (score.total, score.grade, score.grade_zh) == (Decimal("30.00"), "not_rated", "未评定（无服务）")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -46,8 +47,10 @@ def visits_st(draw: st.DrawFn, max_size: int = 40) -> list[ClaimableVisit]:
         ClaimableVisit(
             visit_id=visit_id,
             is_home_visit=draw(st.booleans()),
-            township=draw(st.sampled_from(TOWNSHIPS)),
+            recorded_township=draw(st.sampled_from(TOWNSHIPS)),
+            elder_township=draw(st.sampled_from(TOWNSHIPS)),
             started_at=draw(st.one_of(st.sampled_from(moments), moment_st)),
+            place_confirmed=draw(st.booleans()),
         )
         for visit_id in ids
     ]
@@ -139,6 +142,20 @@ def test_each_home_visit_earns_its_rate_unless_the_cap_cuts_it(
 
 
 @PROPERTY
+@given(visits_st(), home_st, parameters_st, already_st, st.sampled_from(TOWNSHIPS))
+def test_the_place_typed_on_an_unconfirmed_visit_never_changes_its_price(
+    visits: list[ClaimableVisit], home: str, params: dict[str, int], already: int, typed: str
+) -> None:
+    """Unless a coordinator confirmed it, a visit is priced where its elder is registered: retyping
+    the recorded township changes nothing; a confirmed place is priced as recorded."""
+    claim = price_claim(visits, home, params, transport_already_fen=already)
+    retyped = [v if v.place_confirmed else replace(v, recorded_township=typed) for v in visits]
+    assert price_claim(retyped, home, params, transport_already_fen=already) == claim
+    for v in visits:
+        assert v.township == (v.recorded_township if v.place_confirmed else v.elder_township)
+
+
+@PROPERTY
 @given(visits_st(), home_st, parameters_st, already_st, paid_st)
 def test_items_and_communication_add_up_to_the_total(
     visits: list[ClaimableVisit], home: str, params: dict[str, int], already: int, paid: bool
@@ -222,15 +239,23 @@ def test_a_chronological_split_pays_every_visit_the_same(
     assert amounts(one) + amounts(two) == amounts(whole)
 
 
+def at(visit_id: UUID, home: bool, township: str, started_at: datetime) -> ClaimableVisit:
+    """A visit recorded in its elder's registered township."""
+    return ClaimableVisit(
+        visit_id=visit_id, is_home_visit=home, recorded_township=township, elder_township=township,
+        started_at=started_at,
+    )  # fmt: skip
+
+
 def test_defaults_by_hand() -> None:
     """Defaults: ¥10 same township, ¥20 across, ¥200 cap, ¥30 communication. Already drawn
     ¥185: a cross-township visit earns the ¥15 left, the next home visit 0, a phone call 0;
     communication ¥30 → 15 + 30 = ¥45 = 4500 fen."""
     ids = [UUID(int=n) for n in range(1, 4)]
     visits = [
-        ClaimableVisit(ids[2], False, "东城镇", MONTH_START + timedelta(days=3)),
-        ClaimableVisit(ids[1], True, "东城镇", MONTH_START + timedelta(days=2)),
-        ClaimableVisit(ids[0], True, "西河乡", MONTH_START + timedelta(days=1)),
+        at(ids[2], False, "东城镇", MONTH_START + timedelta(days=3)),
+        at(ids[1], True, "东城镇", MONTH_START + timedelta(days=2)),
+        at(ids[0], True, "西河乡", MONTH_START + timedelta(days=1)),
     ]
     claim = price_claim(visits, "东城镇", DEFAULTS, transport_already_fen=18500)
     assert amounts(claim) == [(ids[0], 1500), (ids[1], 0), (ids[2], 0)]

@@ -10,7 +10,11 @@ from __future__ import annotations
 
 import typer
 
+from tiexin.cli.asof import asof
+from tiexin.cli.audit import audit_app
+from tiexin.cli.certificates import certificate_app
 from tiexin.cli.demo import demo
+from tiexin.cli.exports import claim_sheet, export_year
 from tiexin.cli.keys import keys_app
 from tiexin.cli.migrate import migrate
 from tiexin.cli.projections import projections_app
@@ -21,11 +25,16 @@ app = typer.Typer(help="tiexin: the service-record ledger of the caring sons and
 app.add_typer(projections_app, name="projections")
 app.add_typer(keys_app, name="keys")
 app.add_typer(seals_app, name="seals")
+app.add_typer(audit_app, name="audit")
+app.add_typer(certificate_app, name="certificate")
+audit_app.command("export")(export_year)
+audit_app.command("claim-sheet")(claim_sheet)
 app.command()(serve)
 app.command()(demo)
 app.command()(migrate)
 app.command()(seal)
 app.command()(verify)
+app.command()(asof)
 
 
 @app.callback()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -13,43 +15,82 @@ from tiexin.cli.seals import seal_demo
 from tiexin.settings import database_url, master_key
 
 if TYPE_CHECKING:
-    from tiexin.demo.generator import DemoSummary
+    from uuid import UUID
 
-DEMO_KEYS = (("coordinator", "demo-coordinator"), ("auditor", "demo-auditor"), ("finance", "demo-finance"))
+    from tiexin.demo.generator import DemoSummary, ExistingDemo
+
+DEMO_ROLES = ("coordinator", "volunteer", "evaluator", "finance", "auditor", "admin")
+"""A key for each role of the API, printed by every run (the volunteer's names a demo volunteer)."""
 
 
 def demo(
     seed: Annotated[int, typer.Option(help="Seed of the generator: the same seed builds the same county.")] = 1,
     scale: Annotated[int, typer.Option(min=1, max=200, help="How many counties to build (a province is ~100).")] = 1,
 ) -> None:
-    """Build the demo county of Lianshui (429 elders, 60 volunteers, a year of service) and summarise it."""
-    from tiexin.demo.generator import run_demo
+    """Build the demo county of Lianshui (429 elders, 60 volunteers, a year of service) and summarise it.
+
+    On a store that already holds the demo county, keep it as it is and make new keys (so that
+    ``tiexin demo && tiexin serve`` can be run again); a store holding other records is refused.
+    """
+    from tiexin.demo.generator import DemoExists, run_demo
 
     url = database_url()
     console.print(f"Building {scale} demo {'county' if scale == 1 else 'counties'} in {redact(url)}")
-    with one_line_errors(), progress_bar("building") as advance:
-        summary = run_demo(url, seed=seed, scale=scale, master_key=master_key(), progress=advance)
-    print_summary(summary)
     with one_line_errors():
-        seal_demo(url)
-        print_demo_keys(url)
+        try:
+            with progress_bar("building") as advance:
+                summary = run_demo(url, seed=seed, scale=scale, master_key=master_key(), progress=advance)
+        except DemoExists as exists:
+            print_kept(exists.demo, url)
+            volunteer = exists.demo.volunteer_id
+        else:
+            print_summary(summary)
+            seal_demo(url)
+            volunteer = summary.volunteer_id
+        print_demo_keys(url, volunteer)
 
 
-def print_demo_keys(url: str) -> None:
-    """Keys to try the API with on the demo county (stored hashed; shown only here)."""
+def print_kept(demo: ExistingDemo, url: str) -> None:
+    more = demo.counties - 1
+    counties = f" and {more} more demo {'county' if more == 1 else 'counties'}" if more else ""
+    console.print(
+        f"Nothing to build: the store at {redact(url)} already holds the demo county {demo.name} ({demo.county})"
+        f"{counties}, {demo.total_events:,} events, built by an earlier `tiexin demo`: kept as it is. "
+        "(To build it afresh, point TIEXIN_DATABASE_URL at a new file or schema; --seed and --scale apply "
+        "only to an empty store.) Earlier demo keys still work; `tiexin keys list` names them, "
+        "`tiexin keys revoke NAME` revokes one.",
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
+def print_demo_keys(url: str, volunteer_id: UUID) -> None:
+    """A key per role to try the API with on the demo county (stored hashed; shown only here).
+
+    Names are never reused: a later run's keys are ``demo-ROLE-2``, ``demo-ROLE-3``…"""
     from api.keys import KeyStore
     from api.tables import open_tables
 
     tables = open_tables(url)
     try:
         store = KeyStore(tables)
+        taken = {key.name for key in store.list_keys()}
         console.print("API keys for the demo (shown once; `tiexin keys list` shows them without secrets):")
-        for role, name in DEMO_KEYS:
-            token, _ = store.create(role=role, name=name)
-            console.print(f"  {role:<12} {token}", soft_wrap=True, highlight=False)
+        for role in DEMO_ROLES:
+            name = next(n for n in key_names(role) if n not in taken)
+            bound = volunteer_id if role == "volunteer" else None
+            token, _ = store.create(role=role, name=name, volunteer_id=bound)
+            mine = f"  (volunteer {volunteer_id}: its own records only)" if bound else ""
+            console.print(f"  {role:<12} {token}{mine}", soft_wrap=True, highlight=False)
     finally:
         tables.close()
     console.print("Next: [bold]tiexin serve[/bold], then open http://127.0.0.1:8000/docs and Authorize with a key.")
+
+
+def key_names(role: str) -> Iterator[str]:
+    yield f"demo-{role}"
+    for n in itertools.count(2):
+        yield f"demo-{role}-{n}"
 
 
 def print_summary(summary: DemoSummary) -> None:
@@ -66,11 +107,11 @@ def print_summary(summary: DemoSummary) -> None:
         f"({summary.events_per_second:,.0f} events/s)"
     )
     planted = Table(title="Deliberate irregularities (for the audit to find)")
-    planted.add_column("code")
-    planted.add_column("what")
-    planted.add_column("ids")
+    planted.add_column("code", no_wrap=True)
+    planted.add_column("what", ratio=1, overflow="fold")  # a long word (an id in a refusal) folds, never cut
+    planted.add_column("ids", no_wrap=True, min_width=36)  # whole ids, one a line: to copy into a request
     for item in summary.irregularities:
-        planted.add_row(item.code, item.description, ", ".join(str(i) for i in item.entity_ids))
+        planted.add_row(item.code, item.description, "\n".join(str(i) for i in item.entity_ids))
     for code, why in sorted(summary.not_plantable.items()):
         planted.add_row(code, f"not planted: {why}", "")
     console.print(planted)

@@ -20,11 +20,20 @@ One county's year (dates are the county's, Asia/Shanghai):
 - Early each month every volunteer claims the previous month's confirmed visits; one finance
   officer approves, another pays. December's claims are paid in January 2026.
 
-Normal data breaks none of the audit's anomaly rules (A01–A10). The first county alone gets a
+Normal data breaks none of the audit's anomaly rules (A01–A11). The first county alone gets a
 fixed set of planted irregularities (see :data:`PLANTS`), one per code the write side lets
 through and two for A06, listed with their ids in ``DemoSummary.irregularities``; the other
-counties are clean. A02, A07 and A09 cannot be written: the demo tries each once at the end
-and ``DemoSummary.not_plantable`` gives the refusal (a refused command writes nothing).
+counties are clean. The A11 plant changes only the township typed on one visit that is claimed
+in the normal course (priced where the elder is registered, so every amount stays as it was).
+A02, A07 and A09 cannot be written: the demo tries each once at the end and
+``DemoSummary.not_plantable`` gives the refusal (a refused command writes nothing).
+
+The demo builds only into an empty store (the home county alone, bare, is fine). Asked again on
+a store that holds the demo county it built before, it writes nothing and raises
+:class:`DemoExists`, which says what is there (``tiexin demo`` then keeps it and makes new keys);
+a store whose home county holds records the demo did not write is refused (``demo.exists``).
+The demo's records are told by their author: its elders are registered by its own coordinators
+(``lianshui-coordinator-N``), a principal no API key has (a key's principal is its ``key_…`` id).
 
 Each county-month runs as one ``Ledger.batch()`` (one transaction): the demo plans a month's
 visits and claims in memory when the month begins and keeps only the actions still to run.
@@ -43,6 +52,8 @@ from functools import partial
 from itertools import count
 from typing import Any
 from uuid import UUID
+
+from eventsourcing.persistence import Notification
 
 from ledger.application import Ledger
 from ledger.bootstrap import ensure_home_county, open_ledger
@@ -71,7 +82,7 @@ LATER_KINDS = (PHONE_CALL, PHONE_CALL, MEDICAL, EMOTIONAL, DAILY_LIVING)
 CONTACTS_A_MONTH = (1,) + (2,) * 20 + (3,) * 4
 PLANTS = {
     "2025-03": "A08", "2025-04": "A06-short", "2025-05": "A05", "2025-06": "A01",
-    "2025-07": "A10", "2025-08": "A04", "2025-09": "A03", "2025-10": "A06-long",
+    "2025-07": "A10", "2025-08": "A04", "2025-09": "A03", "2025-10": "A06-long", "2025-11": "A11",
 }  # fmt: skip
 """The month whose visits (or claims) each irregularity of the first county is planted in."""
 NOT_PLANTABLE = {
@@ -98,10 +109,36 @@ class DemoSummary:
     seconds: float
     irregularities: tuple[Irregularity, ...]
     not_plantable: dict[str, str]
+    volunteer_id: UUID
+    """The home county's first volunteer: the one the demo's volunteer key is made for."""
 
     @property
     def events_per_second(self) -> float:
         return self.total_events / self.seconds if self.seconds > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class ExistingDemo:
+    """The demo county a store already holds, as an earlier ``tiexin demo`` built it."""
+
+    county: str
+    name: str
+    counties: int
+    total_events: int
+    volunteer_id: UUID
+    """The home county's first volunteer (the same one a new build's summary names)."""
+
+
+class DemoExists(RuleViolation):
+    """The store already holds the demo it would build (rule ``demo.exists``); nothing was written."""
+
+    def __init__(self, demo: ExistingDemo) -> None:
+        super().__init__(
+            "demo.exists",
+            f"the store already holds county {demo.county!r} ({demo.name}), built by the demo, with "
+            f"{demo.total_events:,} events; the demo builds only into an empty store",
+        )
+        self.demo = demo
 
 
 class DemoClock:
@@ -207,7 +244,7 @@ class CountyBuild:
         self.seq = count()
         self.planned: set[str] = set()
         self.irregularities: list[Irregularity] = []
-        self.coordinators = [Provenance(f"{self.code}-coordinator-{n}", "coordinator") for n in (1, 2, 3)]
+        self.coordinators = [Provenance(principal, "coordinator") for principal in self.coordinator_ids(self.code)]
         self.evaluators = [Provenance(f"{self.code}-evaluator-{n}", "evaluator") for n in (1, 2, 3)]
         self.approvers = [Provenance(f"{self.code}-finance-approver-{n}", "finance") for n in (1, 2)]
         self.cashier = Provenance(f"{self.code}-finance-cashier", "finance")
@@ -215,6 +252,11 @@ class CountyBuild:
         self.cast = self.choose_cast() if index == 0 else {}
         self.voided: VisitPlan | None = None
         self.schedule_setup()
+
+    @staticmethod
+    def coordinator_ids(code: str) -> tuple[str, ...]:
+        """The principals of a demo county's three coordinators (no API key has such a principal)."""
+        return tuple(f"{code}-coordinator-{n}" for n in (1, 2, 3))
 
     def add(self, at: datetime, run: Callable[..., object], *args: Any) -> None:
         self.bucket[county_date(at)].append(Action(at, next(self.seq), partial(run, *args)))
@@ -544,6 +586,35 @@ class CountyBuild:
         text = f"visit of {plan.day} voided after its claim was paid; the claim was not reversed"
         self.note(at + timedelta(minutes=6), "A08", lambda: (plan.id, claim.id), text)
 
+    def plant_misplaced(self, month: str) -> None:
+        """A11: a home visit to an elder of the volunteer's own township, typed as in another one.
+
+        The first such visit (by volunteer, outside the cast) of a claim to be paid; it is confirmed and
+        claimed in the normal course, and priced where the elder is registered: ¥10, not the ¥20 the
+        typed township would have paid. Draws nothing from the seed, so the rest of the year is unchanged.
+        """
+        cast = set(self.cast.values())
+        for (volunteer, claimed), claim in sorted(self.claims.items(), key=lambda c: c[0]):
+            home = self.volunteers[volunteer].township
+            if claimed != month or volunteer in cast or claim.pay is None:
+                continue
+            found = [
+                p for p in claim.visits if p.details["kind"] != PHONE_CALL and self.elders[p.elder].township == home
+            ]
+            if found:
+                self.misplace(found[0], home)
+                return
+        raise RuntimeError(f"no visit of {month} fits the planted A11")
+
+    def misplace(self, plan: VisitPlan, home: str) -> None:
+        typed = next(t for t in self.townships if t != home)
+        plan.details["township"] = typed
+        text = (
+            f"home visit of {plan.day} to an elder of the volunteer's own township ({home}), recorded as in "
+            f"{typed}; claimed at the same-township rate, where the elder is registered"
+        )
+        self.note(plan.recorded + timedelta(minutes=1), "A11", lambda: (plan.id, self.elder_ids[plan.elder]), text)
+
     def try_refused(self, ledger: Ledger) -> dict[str, str]:
         """Try A02, A07 and A09 once each: each must be refused (and so write nothing)."""
         paid, pending = self.claims[self.cast["A08"], "2025-03"], self.claims[self.cast["A01"], "2025-06"]
@@ -579,6 +650,7 @@ VISIT_PLANTS: dict[str, Callable[[CountyBuild, str, Visits], None]] = {
 CLAIM_PLANTS: dict[str, Callable[[CountyBuild, str], None]] = {
     "A01": CountyBuild.plant_unconfirmed_claim,
     "A08": CountyBuild.plant_voided_after_payment,
+    "A11": CountyBuild.plant_misplaced,
 }
 
 
@@ -597,7 +669,8 @@ def run_demo(
 
     ``progress(done, total)`` is called after each simulated county-day (total = days × counties).
     ``seconds`` is the time to build, without the final count of the store's events.
-    Raises RuleViolation (``demo.exists``), writing nothing, if the store already holds a demo county.
+    Raises RuleViolation (``demo.exists``), writing nothing, if the store already holds a demo county:
+    :class:`DemoExists` if it is the demo's own work.
     """
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
         raise InvalidInput("scale", "build at least one county")
@@ -624,6 +697,7 @@ def run_demo(
         seconds=seconds,
         irregularities=tuple(sorted(builds[0].irregularities, key=lambda i: i.code)),
         not_plantable=not_plantable,
+        volunteer_id=known(builds[0].volunteer_ids[0]),
     )
 
 
@@ -657,7 +731,8 @@ def build_all(
 
 
 def check_fresh(ledger: Ledger, codes: list[str]) -> None:
-    """Refuse a store that already holds a demo county (the home county alone, bare, is fine)."""
+    """Refuse a store that already holds a demo county (the home county alone, bare, is fine):
+    :class:`DemoExists` if the demo built what is there."""
     for code in codes:
         if county_id(code) not in ledger.repository:
             continue
@@ -665,11 +740,42 @@ def check_fresh(ledger: Ledger, codes: list[str]) -> None:
             start=None, limit=1, topics=[topic_of(Elder.Registered), topic_of(Volunteer.Recruited)]
         )
         if code != LIANSHUI or people_there:
+            built = built_demo(ledger)
+            if built is not None:
+                raise DemoExists(built)
             raise RuleViolation(
                 "demo.exists",
                 f"the store already holds county {code!r} and its records; the demo builds only into an "
                 "empty store (use a new database file or schema)",
             )
+
+
+def built_demo(ledger: Ledger) -> ExistingDemo | None:
+    """The demo county in the store, if the demo built it: its first elder was registered by one of
+    the demo's coordinators. None for a store whose first elder came from anyone else, or that has none."""
+    first_elder, first_volunteer = first_of(ledger, Elder.Registered), first_of(ledger, Volunteer.Recruited)
+    if first_elder is None or first_volunteer is None:
+        return None
+    registered = ledger.mapper.to_domain_event(first_elder)
+    if not isinstance(registered, Elder.Registered) or registered.county != LIANSHUI:
+        return None
+    if registered.meta.principal_id not in CountyBuild.coordinator_ids(LIANSHUI):
+        return None
+    counties = 1
+    while county_id(f"county-{counties + 1:03d}") in ledger.repository:
+        counties += 1
+    return ExistingDemo(
+        county=LIANSHUI,
+        name=LIANSHUI_NAME,
+        counties=counties,
+        total_events=ledger.recorder.max_notification_id() or 0,
+        volunteer_id=UUID(str(first_volunteer.originator_id)),
+    )
+
+
+def first_of(ledger: Ledger, event_class: type) -> Notification | None:
+    found = ledger.recorder.select_notifications(start=None, limit=1, topics=[topic_of(event_class)])
+    return found[0] if found else None
 
 
 def count_events(ledger: Ledger) -> dict[str, int]:

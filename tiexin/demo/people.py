@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from ledger.policies import DEFAULT_PARAMETERS, PolicyKind, evaluation_criteria
 from ledger.visits import DAILY_LIVING, EMOTIONAL, MEDICAL, PHONE_CALL
 
 ELDER_COUNT = 429
@@ -257,7 +258,8 @@ COURSES = (
     ("志愿服务记录规范", date(2025, 11, 15), Decimal("2.5")),
 )
 """The county health bureau's training courses of the year: name, date, hours."""
-CRITERIA = ("attitude", "professional_skill", "timeliness", "record_keeping")
+CRITERIA = tuple(c.name for c in evaluation_criteria(DEFAULT_PARAMETERS[PolicyKind.SCORING]))
+"""The evaluation method's criteria (the demo's policy is version 1, the defaults): an evaluation scores each."""
 EVALUATION_COMMENTS = ("", "服务态度好，老人满意", "记录规范及时", "专业能力强", "需加强电话回访")
 
 
