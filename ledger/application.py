@@ -9,7 +9,8 @@ and an id factory), so the demo and the tests can replay a year deterministicall
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +19,7 @@ from uuid import UUID
 from eventsourcing.application import LRUCache
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
+from eventsourcing.utils import get_topic
 
 from ledger.audit_samples import AuditSample, Population, check_request
 from ledger.budgets import Budget, budget_id, check_line
@@ -45,9 +47,13 @@ from ledger.claims import (
 )
 from ledger.common import SYSTEM, Provenance, county_date, first_day, parse_month
 from ledger.counties import County, county_id
-from ledger.elders import Elder
+from ledger.counties import check_code as check_county_code
+from ledger.elders import Elder, ElderCategory
 from ledger.errors import InvalidInput, RuleViolation
 from ledger.evaluations import Evaluation, EvaluationSlot, check_period, first_month, slot_id
+from ledger.meetings import Meeting, MeetingRegister, check_attendees
+from ledger.meetings import register_id as meeting_register_id
+from ledger.notices import Candidate, Notice, NoticeBoard, board_id
 from ledger.pairings import Caseload, Pairing, caseload_id
 from ledger.policies import DEFAULT_EFFECTIVE_FROM, DEFAULT_PARAMETERS, EvaluationMethod, Policy, PolicyKind, policy_id
 from ledger.privacy import PersonalDataRead
@@ -55,6 +61,9 @@ from ledger.store import LedgerBase, Written, command, store_errors_translated, 
 from ledger.subsidy import ClaimableVisit, price_claim
 from ledger.visits import Visit, VisitStatus
 from ledger.volunteers import Volunteer
+
+COUNTY_SCAN_PAGE = 1000
+"""How many ``County.Established`` events :meth:`Ledger.counties` reads from the log at a time."""
 
 
 class Ledger(LedgerBase):
@@ -71,6 +80,9 @@ class Ledger(LedgerBase):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._counties: dict[str, County] = {}
+        self._county_codes: set[str] = set()
+        self._county_codes_read_to = 0
+        self._county_codes_lock = threading.Lock()
 
     # Setting up ---------------------------------------------------------------------------
 
@@ -94,9 +106,28 @@ class Ledger(LedgerBase):
 
     @command
     def establish_county(self, code: str, name: str, townships: list[str], *, by: Provenance) -> Written:
+        code = check_county_code(code)
         if self._find(County, county_id(code)) is not None:
             raise RuleViolation("county.exists", f"county {code!r} is already established")
         return self._save(County.establish(code, name, townships, now=self._now(), meta=by))
+
+    def counties(self) -> list[County]:
+        """Every county established, by code.
+
+        Their codes are read from the log's ``County.Established`` events (the store filtering by
+        topic), once per process and afterwards only past the position the last read reached: a
+        county is never removed. Each county is then loaded once per process (:meth:`_county`).
+        """
+        with self._county_codes_lock, store_errors_translated("the event store"):
+            head = self.recorder.max_notification_id() or 0
+            topics = [get_topic(County.Established)]
+            while self._county_codes_read_to < head:
+                start = self._county_codes_read_to + 1
+                page = self.recorder.select_notifications(start=start, limit=COUNTY_SCAN_PAGE, stop=head, topics=topics)
+                established: list[County.Established] = [self.mapper.to_domain_event(n) for n in page]  # type: ignore[misc]
+                self._county_codes.update(e.code for e in established)
+                self._county_codes_read_to = page[-1].id if len(page) == COUNTY_SCAN_PAGE else head
+            return [self._county(code) for code in sorted(self._county_codes)]
 
     def policy_in_force(self, kind: str, on: date) -> Any:
         return self._get(Policy, policy_id(kind), f"{kind} policy").in_force(on)
@@ -130,12 +161,22 @@ class Ledger(LedgerBase):
         address: str,
         phone: str,
         notes: str = "",
+        category: str = ElderCategory.RETIRED_CADRE,
         by: Provenance,
     ) -> Written:
         elder = Elder.register(
             self._county(county), name=name, birth_date=birth_date, sex=sex, township=township,
-            address=address, phone=phone, notes=notes, now=self._now(), meta=by, id=self.new_id(),
+            address=address, phone=phone, notes=notes, category=category, now=self._now(), meta=by,
+            id=self.new_id(),
         )  # fmt: skip
+        return self._save(elder)
+
+    @command
+    def recategorise_elder(
+        self, elder_id: UUID, *, category: str, reason: str, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        elder = self._get(Elder, elder_id, "elder", expected_version=expected_version)
+        elder.recategorise(category=category, reason=reason, now=self._now(), meta=by)
         return self._save(elder)
 
     @command
@@ -464,6 +505,109 @@ class Ledger(LedgerBase):
         visits = [v for v in (self._find(Visit, i, read_only=True) for i in wanted) if v is not None]
         records = [ServiceRecord(v.id, v.volunteer_id, v.kind, v.started_at, v.ended_at, v.status) for v in visits]
         return service_facts(volunteer_id, date_from, date_to, records)
+
+    # Notices and meetings ------------------------------------------------------------------
+
+    @command
+    def publish_notice(
+        self,
+        *,
+        county: str,
+        title: str,
+        body: str,
+        townships: list[str],
+        profession: str | None = None,
+        candidates: Callable[[str], Iterable[UUID]],
+        by: Provenance,
+    ) -> Written:
+        """Publish a notice to the active volunteers of a county (:mod:`ledger.notices`).
+
+        ``candidates(county)`` names the county's volunteers (a read model's list of them); it is
+        called only once the request is found sound, and each volunteer it names is loaded and
+        checked here, as the ledger has it now, to decide whom the notice addresses.
+        """
+        found = self._county(county)
+        now = self._now()
+        board = self._find(NoticeBoard, board_id(found.code)) or NoticeBoard(county=found.code, timestamp=now, meta=by)
+
+        def named() -> Iterator[Candidate]:  # asked only when iterated: once the request is found sound
+            yield from self.notice_candidates(found.code, candidates(found.code))
+
+        notice = Notice.publish(
+            found, board, title=title, body=body, townships=townships, profession=profession,
+            candidates=named(), now=now, meta=by, id=self.new_id(),
+        )  # fmt: skip
+        return self._save(notice, board)
+
+    def notice_candidates(self, county: str, volunteer_ids: Iterable[UUID]) -> list[Candidate]:
+        """The named volunteers as :class:`~ledger.notices.Candidate` (those the ledger does not have are left out)."""
+        out = []
+        for ident in dict.fromkeys(volunteer_ids):
+            volunteer = self._find(Volunteer, ident, read_only=True)
+            if volunteer is not None and volunteer.county == county:
+                out.append(
+                    Candidate(volunteer.id, volunteer.county, volunteer.township, volunteer.profession,
+                              volunteer.status, volunteer.forgotten)
+                )  # fmt: skip
+        return out
+
+    @command
+    def mark_notice_read(
+        self, notice_id: UUID, *, volunteer_id: UUID, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        """The volunteer read the notice; read before, nothing is written and the answer is the log's head."""
+        notice = self._get(Notice, notice_id, "notice", expected_version=expected_version)
+        if notice.mark_read(volunteer_id, now=self._now(), meta=by):
+            return self._save(notice)
+        head = None if self._in_batch() else (self.recorder.max_notification_id() or 0)
+        return Written(notice.id, notice.version, head)
+
+    @command
+    def record_meeting(
+        self, *, county: str, held_on: date, place: str, topic: str, attendees: list[UUID], by: Provenance
+    ) -> Written:
+        """Record a volunteer meeting (:mod:`ledger.meetings`); every attendee a volunteer of the county."""
+        found = self._county(county)
+        now = self._now()
+        register = self._find(MeetingRegister, meeting_register_id(found.code)) or MeetingRegister(
+            county=found.code, timestamp=now, meta=by
+        )
+        for volunteer_id in check_attendees(attendees):
+            volunteer = self._get(Volunteer, volunteer_id, "volunteer", read_only=True)
+            if volunteer.county != found.code:
+                raise RuleViolation(
+                    "meeting.other_county", f"volunteer {volunteer.id} is of {volunteer.county}, not {found.code}"
+                )
+        meeting = Meeting.record(
+            register, held_on=held_on, place=place, topic=topic, attendees=attendees, now=now, meta=by,
+            id=self.new_id(),
+        )  # fmt: skip
+        return self._save(meeting, register)
+
+    @command
+    def raise_suggestion(
+        self, meeting_id: UUID, *, text: str, raised_by: UUID, by: Provenance, expected_version: int | None = None
+    ) -> Written:
+        """Record a suggestion an attendee raised at a meeting; it is numbered in the meeting (1, 2, …)."""
+        meeting = self._get(Meeting, meeting_id, "meeting", expected_version=expected_version)
+        meeting.raise_suggestion(text=text, raised_by=raised_by, now=self._now(), meta=by)
+        return self._save(meeting)
+
+    @command
+    def answer_suggestion(
+        self,
+        meeting_id: UUID,
+        n: int,
+        *,
+        text: str,
+        status: str,
+        by: Provenance,
+        expected_version: int | None = None,
+    ) -> Written:
+        """Answer a meeting's open suggestion ``n``, once: adopted, declined or noted."""
+        meeting = self._get(Meeting, meeting_id, "meeting", expected_version=expected_version)
+        meeting.answer(n, text=text, status=status, now=self._now(), meta=by)
+        return self._save(meeting)
 
     # Budgets ------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ of their county, and every rule that asks "is this a township of the county?" as
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -29,6 +30,18 @@ def county_id(code: str) -> Any:
     return stable_id("county", code)
 
 
+CODE = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+"""A county's code: 1–40 lowercase letters, digits, ``-`` and ``_`` (``lianshui``), starting with a letter or
+digit; it names the county in every record and in addresses (``/v1/counties/lianshui``), so it never changes."""
+
+
+def check_code(code: object) -> str:
+    text = require_text("code", code, max_length=40)
+    if not CODE.fullmatch(text):
+        raise InvalidInput("code", f"{text!r} is not a county code: 1–40 lowercase letters, digits, - and _")
+    return text
+
+
 class County(Aggregate):
     TOPIC = "tiexin.county"
 
@@ -41,7 +54,7 @@ class County(Aggregate):
 
     @classmethod
     def establish(cls, code: str, name: str, townships: list[str], *, now: datetime, meta: Provenance) -> County:
-        code = require_text("code", code, max_length=40)
+        code = check_code(code)
         name = require_text("name", name)
         if not isinstance(townships, list | tuple):
             raise InvalidInput("townships", "must be a list of township names")

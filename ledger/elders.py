@@ -1,7 +1,12 @@
-"""Elders (离休干部): the retired cadres the programme serves.
+"""Elders (离休干部): the retired cadres the programme serves, and the other groups a wider programme may.
 
 Rules: the township is one of the county's; born on or before today; a departed elder
 (deceased, withdrawn, moved away) is never paired or visited after the departure date.
+
+Each elder is of one :class:`ElderCategory`, given at registration (default: a retired cadre, the
+programme's own group) and changed by a recategorisation (with a reason; not once departed).
+Registrations stored before the category existed (``Registered`` at class version 1) load as
+retired cadres: the only group the programme then served.
 
 The registered township is kept over time (:attr:`Elder.residences`): a relocation is in force
 from the county day it was recorded, and :func:`township_on` answers the township in force on a
@@ -13,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, datetime
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
@@ -36,6 +41,15 @@ class DepartureKind(StrEnum):
     DECEASED = "deceased"
     WITHDRAWN = "withdrawn"
     MOVED_AWAY = "moved_away"
+
+
+class ElderCategory(StrEnum):
+    """Which group of elders someone belongs to: the programme's own, or one a wider programme adds."""
+
+    RETIRED_CADRE = "retired_cadre"
+    EMPTY_NESTER = "empty_nester"
+    DISABLED = "disabled"
+    OTHER = "other"
 
 
 class ElderStatus(StrEnum):
@@ -71,6 +85,7 @@ class Elder(Aggregate):
         address: str,
         phone: str,
         notes: str = "",
+        category: str = ElderCategory.RETIRED_CADRE,
         now: datetime,
         meta: Provenance,
         id: UUID,
@@ -86,6 +101,7 @@ class Elder(Aggregate):
             address=require_text("address", address),
             phone=require_text("phone", phone, max_length=40),
             notes=require_text("notes", notes, max_length=2000, optional=True),
+            category=require_choice("category", category, ElderCategory),
             timestamp=now,
             meta=meta,
         )
@@ -94,6 +110,8 @@ class Elder(Aggregate):
         TOPIC = "tiexin.elder.Registered"
         PERSONAL: ClassVar[tuple[str, ...]] = ("name", "birth_date", "address", "phone", "notes")
         SUBJECT: ClassVar[str | None] = "originator_id"
+        class_version = 2
+        """Version 2 adds ``category``; version 1 had none (every elder then was a retired cadre)."""
         county: str
         name: str
         birth_date: date
@@ -102,8 +120,14 @@ class Elder(Aggregate):
         address: str
         phone: str
         notes: str
+        category: str
         timestamp: datetime
         meta: Provenance
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Registrations stored before the category existed were all of the programme's own group."""
+            state["category"] = ElderCategory.RETIRED_CADRE.value
 
     @event(Registered)
     def __init__(
@@ -116,10 +140,12 @@ class Elder(Aggregate):
         address: str,
         phone: str,
         notes: str,
+        category: str,
         timestamp: datetime,
         meta: Provenance,
     ) -> None:
         self.county = county
+        self.category = category
         self.name = name
         self.birth_date: date | None = birth_date
         self.sex = sex
@@ -160,6 +186,27 @@ class Elder(Aggregate):
         self.township = township
         self.address = address
         self.residences.append((county_date(timestamp), township))
+
+    def recategorise(self, *, category: str, reason: str, now: datetime, meta: Provenance) -> None:
+        """Put the elder in another category (from now on; the registration's stays in the log)."""
+        self.check_not_departed("recategorise")
+        chosen = require_choice("category", category, ElderCategory)
+        if chosen == self.category:
+            raise RuleViolation("elder.same_category", f"elder {self.id} is already of category {chosen}")
+        self._recategorised(
+            category=chosen, reason=require_text("reason", reason, max_length=500), timestamp=now, meta=meta
+        )
+
+    class Recategorised(Aggregate.Event):
+        TOPIC = "tiexin.elder.Recategorised"
+        category: str
+        reason: str
+        timestamp: datetime
+        meta: Provenance
+
+    @event(Recategorised)
+    def _recategorised(self, category: str, reason: str, timestamp: datetime, meta: Provenance) -> None:
+        self.category = category
 
     def township_on(self, day: date) -> str:
         """The township the elder was registered in on ``day`` (see :func:`township_on`)."""

@@ -23,6 +23,8 @@ from ledger.claims import Claim, ClaimedVisit, MonthlyAllowance
 from ledger.counties import County
 from ledger.elders import Elder
 from ledger.evaluations import Evaluation, EvaluationSlot
+from ledger.meetings import Meeting, MeetingRegister
+from ledger.notices import Notice, NoticeBoard
 from ledger.pairings import Caseload, Pairing
 from ledger.policies import Policy
 from ledger.privacy import PersonalDataRead
@@ -50,6 +52,10 @@ AGGREGATES: tuple[type[Aggregate], ...] = (
     Certificate,
     CertificateRegister,
     AuditSample,
+    Notice,
+    NoticeBoard,
+    Meeting,
+    MeetingRegister,
 )
 """Every aggregate of the ledger, the guards (claimed visit, allowance, caseload, evaluation slot) too."""
 

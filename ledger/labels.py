@@ -19,9 +19,10 @@ from typing import Literal
 from ledger.audit_samples import Stratification
 from ledger.budgets import BudgetLine
 from ledger.claims import ClaimStatus
-from ledger.elders import DepartureKind, ElderStatus, Sex
+from ledger.elders import DepartureKind, ElderCategory, ElderStatus, Sex
+from ledger.meetings import SuggestionStatus
 from ledger.pairings import EndReason
-from ledger.policies import CRITERIA_LABELS, PolicyKind
+from ledger.policies import CRITERIA_LABELS, GiftBagItem, PolicyKind
 from ledger.privacy import ForgetReason, SubjectKind
 from ledger.scoring import Grade
 from ledger.visits import (
@@ -130,6 +131,12 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         NOT_RATED: ("未评定（无服务）", "not rated (no activity)"),
     },
     "Sex": {Sex.FEMALE: ("女", "female"), Sex.MALE: ("男", "male")},
+    "ElderCategory": {
+        ElderCategory.RETIRED_CADRE: ("离退休干部", "retired cadre"),
+        ElderCategory.EMPTY_NESTER: ("空巢老人", "empty-nest elder"),
+        ElderCategory.DISABLED: ("残疾老人", "elder with a disability"),
+        ElderCategory.OTHER: ("其他", "other"),
+    },
     "DepartureKind": {
         DepartureKind.DECEASED: ("去世", "deceased"),
         DepartureKind.WITHDRAWN: ("退出", "withdrawn"),
@@ -146,8 +153,15 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
     "PolicyKind": {
         PolicyKind.SUBSIDY: ("补贴标准", "subsidy policy"),
         PolicyKind.SCORING: ("考评办法", "scoring policy"),
+        PolicyKind.GIFT_BAG: ("健康福寿袋配置", "health gift bag contents"),
     },
     "EvaluationCriterion": dict(CRITERIA_LABELS),  # the policy's own words for its criteria (ledger.policies)
+    "GiftBagItem": {  # what a health gift bag (健康福寿袋) holds (docs/programme.md)
+        GiftBagItem.HANDBOOK: ("健康手册", "health handbook"),
+        GiftBagItem.HEALTH_BOOK: ("健康书", "health-care book"),
+        GiftBagItem.LOCAL_CULTURE_BOOK: ("地方文化书", "local-culture book"),
+        GiftBagItem.OTHER_BOOK: ("其他书籍", "other book"),
+    },
     "ForgetReason": {
         ForgetReason.PERSON_ASKED: ("本人申请", "the person asked"),
         ForgetReason.CONSENT_WITHDRAWN: ("撤回同意", "consent withdrawn"),
@@ -166,6 +180,12 @@ LABELS: dict[str, dict[str, tuple[str, str]]] = {
         VolunteerStatus.ACTIVE: ("在岗", "active"),
         VolunteerStatus.SUSPENDED: ("暂停", "suspended"),
         VolunteerStatus.RETIRED: ("已退出", "retired"),
+    },
+    "SuggestionStatus": {
+        SuggestionStatus.OPEN: ("待答复", "open"),
+        SuggestionStatus.ADOPTED: ("已采纳", "adopted"),
+        SuggestionStatus.DECLINED: ("未采纳", "declined"),
+        SuggestionStatus.NOTED: ("已记录", "noted"),
     },
     "Stratification": {
         Stratification.TOWNSHIP: ("按乡镇分层", "by township"),

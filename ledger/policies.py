@@ -1,4 +1,4 @@
-"""Versioned policies: the subsidy rates and the scoring method (管理评价办法).
+"""Versioned policies: the subsidy rates, the scoring method (管理评价办法) and the health gift bag's contents.
 
 A policy is changed only by adopting a new version with the date it takes effect; every
 result that used a policy names the version. Version 1 of each kind holds the defaults
@@ -13,6 +13,11 @@ the closed set :class:`EvaluationCriterion`, each with its Chinese and English l
 weights of those in it add up to 100. A version adopted before the criteria were part of the
 policy (its parameters name none) takes every criterion, weighed equally
 (:func:`evaluation_criteria`): the plain mean that scored evaluations then.
+
+**The health gift bag** (健康福寿袋) a volunteer may hand over on a home visit is a policy too: a
+gift-bag version's parameters are the bag's items (the closed set :class:`GiftBagItem`, labelled
+in :mod:`ledger.labels`), each with how many one bag holds. An item a version leaves out (or counts
+0) is not in its bags; a bag holds at least one item (:func:`check_gift_bag_parameters`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,16 @@ class PolicyKind(StrEnum):
 
     SUBSIDY = "subsidy"
     SCORING = "scoring"
+    GIFT_BAG = "gift_bag"
+
+
+class GiftBagItem(StrEnum):
+    """What a health gift bag (健康福寿袋) can hold; a gift-bag version counts each item per bag."""
+
+    HANDBOOK = "handbook"
+    HEALTH_BOOK = "health_book"
+    LOCAL_CULTURE_BOOK = "local_culture_book"
+    OTHER_BOOK = "other_book"
 
 
 class EvaluationCriterion(StrEnum):
@@ -88,6 +103,13 @@ DEFAULT_PARAMETERS: dict[str, dict[str, int]] = {
         "criterion_professional_skill": 25,
         "criterion_timeliness": 25,
         "criterion_record_keeping": 25,
+    },
+    # The health gift bag's contents: each item's count in one bag (docs/programme.md).
+    PolicyKind.GIFT_BAG: {
+        "handbook": 1,
+        "health_book": 1,
+        "local_culture_book": 2,
+        "other_book": 1,
     },
 }
 DEFAULT_EFFECTIVE_FROM = date(2000, 1, 1)
@@ -205,6 +227,9 @@ def check_parameters(kind: str, parameters: dict[str, int], *, stored: bool = Fa
     """
     if not isinstance(parameters, dict):
         raise InvalidInput("parameters", "must be an object of named integers")
+    if kind == PolicyKind.GIFT_BAG:
+        check_gift_bag_parameters(parameters)
+        return
     required = set(DEFAULT_PARAMETERS[kind])
     if stored and kind == PolicyKind.SCORING and not set(CRITERION_PARAMETERS) & set(parameters):
         required -= set(CRITERION_PARAMETERS)
@@ -238,6 +263,25 @@ def check_scoring_parameters(p: dict[str, int]) -> None:
         total = sum(p[name] for name in criteria)
         if total != 100:
             raise InvalidInput("parameters", f"the evaluation criteria's weights must add up to 100, not {total}")
+
+
+def check_gift_bag_parameters(p: dict[str, int]) -> None:
+    """A gift bag's contents: known items (one left out counts 0), each a non-negative whole count,
+    at least one item in the bag."""
+    unknown = sorted(set(p) - set(GiftBagItem))
+    if unknown:
+        raise InvalidInput("parameters", f"unknown gift-bag items {unknown}; the items are {list(GiftBagItem)}")
+    for name, value in p.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise InvalidInput(f"parameters.{name}", "must be a whole count, 0 or more")
+    if not any(p.values()):
+        raise InvalidInput("parameters", "a gift bag holds at least one item")
+
+
+def gift_bag_contents(parameters: Mapping[str, int]) -> dict[str, int]:
+    """Each item one bag holds under a gift-bag version and how many (those counted above 0), in
+    :class:`GiftBagItem` order."""
+    return {str(item): parameters[item] for item in GiftBagItem if parameters.get(item, 0) > 0}
 
 
 # The evaluation method ----------------------------------------------------------------------

@@ -128,3 +128,10 @@ def ledger(clock: Clock) -> Iterator[Ledger]:
     ensure_home_county(ledger)
     yield ledger
     ledger.close()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove this process's demo template (tests/demo_store.py), if a test built it."""
+    from tests.demo_store import remove_templates
+
+    remove_templates()

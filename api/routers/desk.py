@@ -23,6 +23,7 @@ from api.problems import BadRequest, Forbidden
 from api.reads import LIST_ERRORS, Page, Pages, Paging, ViewRead, view_reader
 from api.schemas import Text, choice, examples
 from ledger.claims import ClaimStatus
+from ledger.elders import ElderCategory
 from ledger.labels import Lang, label
 from ledger.visits import VisitKind, VisitStatus
 from projections.desk import ClaimRow, DeskView, EvaluationRow, TrainingRow, VisitRow
@@ -143,6 +144,10 @@ async def list_visits(
     kind: Annotated[str | None, Query(pattern=f"^({'|'.join(VisitKind)})$")] = None,
     status: Annotated[str | None, Query(pattern=f"^({'|'.join(VisitStatus)})$")] = None,
     claimed: Annotated[bool | None, Query(description="held by a live claim (true) or free to claim (false)")] = None,
+    category: Annotated[
+        str | None,
+        Query(pattern=f"^({'|'.join(ElderCategory)})$", description="only visits to elders of this category"),
+    ] = None,
 ) -> Response:
     """Visits, newest first (every role that reads visits; a volunteer's key: its own).
 
@@ -150,7 +155,7 @@ async def list_visits(
     return await listed(
         read, pages, DeskView.visits, visit_item, VisitPage, lang,
         volunteer_id=whose(read, volunteer), elder_id=elder, township=township, month=month, kind=kind,
-        status=status, claimed=claimed,
+        status=status, claimed=claimed, category=category,
     )  # fmt: skip
 
 

@@ -1,4 +1,5 @@
-"""Elders (离休干部): register, relocate, record a departure; read one; list them.
+"""Elders (离休干部, and other groups in a wider programme: ElderCategory): register, relocate,
+recategorise, record a departure; read one; list them.
 
 Names, birth dates, addresses, phones and notes are personal data (PIPL): a coordinator and the
 volunteers actively paired with the elder read them; an auditor reads the record with a pseudonym
@@ -27,7 +28,7 @@ from api.problems import Forbidden
 from api.reads import LIST_ERRORS, Page, Pages, ViewRead, ledger_meta, view_reader
 from api.schemas import READ_ERRORS, TARGETED_WRITE_ERRORS, WRITE_ERRORS, Day, Text, WrittenOut, choice, examples
 from api.service import load
-from ledger.elders import DepartureKind, Elder, ElderStatus, Sex
+from ledger.elders import DepartureKind, Elder, ElderCategory, ElderStatus, Sex
 from ledger.errors import NotFound
 from ledger.pairings import Caseload, caseload_id
 from ledger.privacy import ForgetReason, SubjectKind
@@ -45,11 +46,18 @@ class ElderIn(BaseModel):
     address: Text
     phone: Text
     notes: Text = ""
+    category: Text = choice(
+        ElderCategory,
+        ElderCategory.RETIRED_CADRE,
+        default=ElderCategory.RETIRED_CADRE.value,
+        description="the elder's group; omitted: a retired cadre",
+    )
 
     model_config = examples(
         {
             "name": "王德明", "birth_date": "1931-04-12", "sex": Sex.MALE, "township": "高沟镇",
             "address": "高沟镇幸福路12号", "phone": "13805170000", "notes": "耳背，请大声说话",
+            "category": ElderCategory.RETIRED_CADRE,
         }
     )  # fmt: skip
 
@@ -59,6 +67,13 @@ class RelocationIn(BaseModel):
     address: Text
 
     model_config = examples({"township": "涟城镇", "address": "涟城镇安东路8号"})
+
+
+class RecategorisationIn(BaseModel):
+    category: Text = choice(ElderCategory, ElderCategory.EMPTY_NESTER)
+    reason: Annotated[Text, Field(description="why the elder is of another category now")]
+
+    model_config = examples({"category": ElderCategory.EMPTY_NESTER, "reason": "子女迁居外地，老人独居"})
 
 
 class DepartureIn(BaseModel):
@@ -82,6 +97,7 @@ class ElderOut(BaseModel):
     county: str
     township: str
     sex: str
+    category: str = choice(ElderCategory)
     status: str = choice(ElderStatus)
     departed_on: dt.date | None
     departure_kind: str | None
@@ -95,8 +111,9 @@ class ElderOut(BaseModel):
     model_config = examples(
         {
             "id": "0b0e6f0a-7a43-4b9e-9a53-3f1b0d2c1e11", "version": 1, "pseudonym": "elder-0b0e6f0a",
-            "forgotten": False, "county": "lianshui", "township": "高沟镇",
-            "sex": Sex.MALE, "status": ElderStatus.ACTIVE, "departed_on": None, "departure_kind": None,
+            "forgotten": False, "county": "lianshui", "township": "高沟镇", "sex": Sex.MALE,
+            "category": ElderCategory.RETIRED_CADRE, "status": ElderStatus.ACTIVE, "departed_on": None,
+            "departure_kind": None,
             "personal": True,
             "name": "王德明", "birth_date": "1931-04-12", "address": "高沟镇幸福路12号", "phone": "13805170000",
             "notes": "",
@@ -122,6 +139,17 @@ def relocate(elder_id: UUID, body: RelocationIn, write: CoordinatorWrite) -> JSO
     return write.run(
         lambda by: write.ledger.relocate_elder(
             elder_id, township=body.township, address=body.address, by=by, expected_version=write.if_match
+        ),
+        target=elder_id,
+    )
+
+
+@router.post("/{elder_id}/category", response_model=WrittenOut, responses=TARGETED_WRITE_ERRORS)
+def recategorise(elder_id: UUID, body: RecategorisationIn, write: CoordinatorWrite) -> JSONResponse:
+    """Put an elder in another category, with a reason (coordinator); 409 `elder.same_category` if already of it."""
+    return write.run(
+        lambda by: write.ledger.recategorise_elder(
+            elder_id, category=body.category, reason=body.reason, by=by, expected_version=write.if_match
         ),
         target=elder_id,
     )
@@ -169,7 +197,7 @@ def read(
     return ElderOut(
         id=elder.id, version=elder.version, pseudonym=pseudonym(SubjectKind.ELDER, elder.id),
         forgotten=elder.forgotten, county=elder.county, township=elder.township, sex=elder.sex,
-        status=elder.status, departed_on=elder.departed_on,
+        category=elder.category, status=elder.status, departed_on=elder.departed_on,
         departure_kind=elder.departure_kind, personal=personal,
         name=elder.name if personal else None, birth_date=elder.birth_date if personal else None,
         address=elder.address if personal else None, phone=elder.phone if personal else None,
@@ -194,6 +222,7 @@ class ElderItem(BaseModel):
     id: UUID
     county: str
     township: str
+    category: str = choice(ElderCategory)
     status: str = choice(ElderStatus)
     departed_on: dt.date | None
     departure_kind: str | None
@@ -204,13 +233,18 @@ class ElderItem(BaseModel):
     model_config = examples(
         {
             "id": "0b0e6f0a-7a43-4b9e-9a53-3f1b0d2c1e11", "county": "lianshui", "township": "高沟镇",
-            "status": ElderStatus.ACTIVE, "departed_on": None, "departure_kind": None,
+            "category": ElderCategory.RETIRED_CADRE, "status": ElderStatus.ACTIVE, "departed_on": None,
+            "departure_kind": None,
             "last_contact_at": "2026-02-10T02:00:00Z", "last_visit_id": "6f1c2a7e-2d4b-4a55-9c1e-0b7f3c2d9a10",
             "name": None,
         }
     )  # fmt: skip
 
 
+CategoryQuery = Annotated[
+    str | None, Query(pattern=f"^({'|'.join(ElderCategory)})$", description="only elders of this category")
+]
+"""``?category=``: one :class:`~ledger.elders.ElderCategory` (the roster's lists and the visits take it too)."""
 ElderListRead = Annotated[ViewRead, Depends(view_reader("roster", "coordinator", "auditor"))]
 
 
@@ -225,19 +259,22 @@ async def list_elders(
     county: Annotated[Text | None, Query(description="one county's code")] = None,
     township: Annotated[Text | None, Query(description="one township")] = None,
     status: Annotated[str | None, Query(pattern=f"^({'|'.join(ElderStatus)})$")] = None,
+    category: CategoryQuery = None,
     names: Annotated[bool, Query(description="join each elder's name from the ledger (coordinator)")] = False,
 ) -> Response:
-    """Elders by county and township, present or departed, with their last contact (coordinator, auditor)."""
+    """Elders by county, township and category, present or departed, with their last contact (coordinator,
+    auditor)."""
     if names and read.principal.role != "coordinator":
         raise Forbidden("only a coordinator's key reads elders' names", role=read.principal.role)
 
     def build() -> Page[ElderItem]:
-        answer = read.view().elders(county=county, township=township)
+        answer = read.view().elders(county=county, township=township, category=category)
         rows = [e for e in answer.rows if status is None or ElderStatus.of(e.departed_on) == status]
         chosen, cursor = pages.page(rows, elder_key)
         items = [
             ElderItem(
-                id=e.elder_id, county=e.county, township=e.township, status=ElderStatus.of(e.departed_on),
+                id=e.elder_id, county=e.county, township=e.township, category=e.category,
+                status=ElderStatus.of(e.departed_on),
                 departed_on=e.departed_on, departure_kind=e.departure_kind, last_contact_at=e.last_contact_at,
                 last_visit_id=e.last_visit_id,
             )

@@ -1,5 +1,5 @@
-"""Policies: adopt a new version of the subsidy or scoring parameters (admin); read the versions in force
-(any key: the rules are public to everyone they apply to)."""
+"""Policies: adopt a new version of the subsidy or scoring parameters or of the health gift bag's contents
+(admin); read the versions in force (any key: the rules are public to everyone they apply to)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from api.schemas import MAX_FEN, WRITE_ERRORS, Day, Text, WrittenOut, choice, ex
 from api.service import load
 from ledger.common import county_date
 from ledger.errors import RuleViolation
-from ledger.policies import DEFAULT_PARAMETERS, Policy, PolicyKind, policy_id
+from ledger.policies import DEFAULT_PARAMETERS, GiftBagItem, Policy, PolicyKind, policy_id
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"])
 
@@ -27,7 +27,14 @@ EXAMPLE_VERSION = {"version": 1, "effective_from": "2000-01-01", "parameters": D
 class PolicyIn(BaseModel):
     kind: Text = choice(PolicyKind, PolicyKind.SUBSIDY)
     version: Annotated[StrictInt, Field(ge=1, le=1_000_000, description="the next version of this kind")]
-    parameters: Annotated[dict[Text, Parameter], Field(max_length=64, description="every parameter of the kind")]
+    parameters: Annotated[
+        dict[Text, Parameter],
+        Field(
+            max_length=64,
+            description="subsidy, scoring: every parameter of the kind; gift_bag: the items a bag holds, each with "
+            f"its count per bag (of {', '.join(GiftBagItem)}; one left out counts 0; at least one above 0)",
+        ),
+    ]
     effective_from: Day
 
     model_config = examples(
@@ -36,7 +43,13 @@ class PolicyIn(BaseModel):
             "version": 2,
             "parameters": {**DEFAULT_PARAMETERS[PolicyKind.SUBSIDY], "transport_cross_township_fen": 2500},
             "effective_from": "2026-07-01",
-        }
+        },
+        {
+            "kind": PolicyKind.GIFT_BAG,
+            "version": 2,
+            "parameters": {"handbook": 1, "health_book": 1, "local_culture_book": 3},
+            "effective_from": "2027-01-01",
+        },
     )
 
 

@@ -19,6 +19,7 @@ from api.asof import AS_OF_LIST_ERRORS, AsOfPage, as_of_reader, read_today
 from api.problems import BadRequest
 from api.reads import Pages, Paging, ViewRead
 from api.schemas import Text, examples
+from ledger.elders import ElderCategory
 from projections.roster import OverdueRow, PairingKey, PairingRow, UnpairedRow, pairing_key
 
 router = APIRouter(prefix="/v1/roster", tags=["roster"])
@@ -27,6 +28,9 @@ RosterRead = Annotated[ViewRead, Depends(as_of_reader("roster", "coordinator", "
 StaffRosterRead = Annotated[ViewRead, Depends(as_of_reader("roster", "coordinator", "auditor"))]
 CountyQuery = Annotated[Text | None, Query(description="a county's code (omitted: every county)")]
 TownshipQuery = Annotated[Text | None, Query(description="one township, e.g. 高沟镇")]
+CategoryQuery = Annotated[
+    str | None, Query(pattern=f"^({'|'.join(ElderCategory)})$", description="only elders of this category")
+]
 
 EXAMPLE_IDS = {
     "elder_id": "0b0e6f0a-7a43-4b9e-9a53-3f1b0d2c1e11",
@@ -105,6 +109,7 @@ async def pairings(
     pages: Pages,
     county: CountyQuery = None,
     township: TownshipQuery = None,
+    category: CategoryQuery = None,
     group: Annotated[Text | None, Query(description="one service group's label")] = None,
     volunteer_id: Annotated[UUID | None, Query(description="one volunteer's pairings")] = None,
     elder_id: Annotated[UUID | None, Query(description="one elder's pairings")] = None,
@@ -117,7 +122,8 @@ async def pairings(
 
     def build() -> AsOfPage[PairingItem]:
         answer = read.view().pairings(
-            county=county, township=township, group=group, volunteer_id=volunteer_id, elder_id=elder_id,
+            county=county, township=township, category=category, group=group, volunteer_id=volunteer_id,
+            elder_id=elder_id,
             after=after, limit=pages.limit + 1,
         )  # fmt: skip
         chosen, cursor = pages.window(answer.rows, pairing_cursor)
@@ -133,12 +139,16 @@ def unpaired_key(u: UnpairedRow) -> tuple[str, ...]:
 
 @router.get("/unpaired", response_model=AsOfPage[UnpairedItem], responses=AS_OF_LIST_ERRORS)
 async def unpaired(
-    read: StaffRosterRead, pages: Pages, county: CountyQuery = None, township: TownshipQuery = None
+    read: StaffRosterRead,
+    pages: Pages,
+    county: CountyQuery = None,
+    township: TownshipQuery = None,
+    category: CategoryQuery = None,
 ) -> Response:
     """Elders present with no active pairing to an active volunteer (coordinator, auditor)."""
 
     def build() -> AsOfPage[UnpairedItem]:
-        answer = read.view().unpaired(county=county, township=township)
+        answer = read.view().unpaired(county=county, township=township, category=category)
         chosen, cursor = pages.page(answer.rows, unpaired_key)
         items = [UnpairedItem.model_validate(r, from_attributes=True) for r in chosen]
         return AsOfPage[UnpairedItem](items=items, next_cursor=cursor, **read.meta(answer.position))
@@ -161,13 +171,14 @@ async def overdue(
     ] = 30,
     county: CountyQuery = None,
     township: TownshipQuery = None,
+    category: CategoryQuery = None,
 ) -> Response:
     """Elders present with no contact in the last `days` days, or never; the never contacted first (coordinator,
     auditor); `as_of`: as known on that day, counting the days back from it."""
     today = read_today(read)
 
     def build() -> AsOfPage[OverdueItem]:
-        answer = read.view().overdue(days, today, county=county, township=township)
+        answer = read.view().overdue(days, today, county=county, township=township, category=category)
         chosen, cursor = pages.page(answer.rows, overdue_key)
         items = [OverdueItem.model_validate(r, from_attributes=True) for r in chosen]
         return AsOfPage[OverdueItem](items=items, next_cursor=cursor, **read.meta(answer.position))

@@ -135,6 +135,24 @@ class SampleOut(ReadMeta):
     strata: dict[str, StratumOut]
     claims: list[SampleClaimOut]
 
+    model_config = examples(
+        {
+            "position": 42600, "lag": 0, "projection_state": "caught_up",
+            "id": "5a3c0000-0000-4000-8000-000000000010", "county": "lianshui", "year": 2025, "size": 1, "seed": 42,
+            "stratify_by": "township", "drawn_position": 42578, "drawn_by": "key_4f2a",
+            "drawn_at": "2026-03-02T05:40:00Z",
+            "population": 712, "strata": {"高沟镇": {"population": 30, "chosen": 1, "min_fen": 1000, "max_fen": 9000}},
+            "claims": [
+                {
+                    "claim_id": "9b2e0000-0000-4000-8000-000000000001", "stratum": "高沟镇", "total_fen": 4000,
+                    "status": "paid", "status_label": "已支付", "month": "2025-06",
+                    "volunteer_id": "8f14e45f-ceea-467f-a0e6-1c2b3d4e5f60", "transport_fen": 3000,
+                    "communication_fen": 1000, "positions": [21010, 21400, 21620], "anomalies": [], "visits": [],
+                }
+            ],
+        }
+    )  # fmt: skip
+
 
 @dataclass(frozen=True)
 class Evidence:

@@ -299,7 +299,7 @@ class TermOut(BaseModel):
     records: Annotated[list[RecordOut] | None, Field(description="the records that produced it")] = None
 
 
-class CriterionOut(BaseModel):
+class ScoreCriterionOut(BaseModel):
     name: str
     label_zh: str
     label_en: str
@@ -323,9 +323,33 @@ class ExplainedOut(BaseModel):
     grade: str
     grade_zh: str
     scale: Annotated[str, Field(description="the re-weighting of a month with no evaluation (1: none)")]
-    criteria: Annotated[list[CriterionOut], Field(description="the version's evaluation method")]
+    criteria: Annotated[list[ScoreCriterionOut], Field(description="the version's evaluation method")]
     terms: list[TermOut]
     verdict: str
+
+
+EXPLAINED_EXAMPLE: dict[str, Any] = {
+    "policy": {"version": 1, "effective_from": "2025-01-01", "position": 2},
+    "in_force": True, "total": "82.50", "terms_total": "82.50", "exact_total": "165/2", "grade": "good",
+    "grade_zh": "良好", "scale": "1",
+    "criteria": [{"name": "attitude", "label_zh": "服务态度", "label_en": "Attitude", "weight": 25}],
+    "terms": [
+        {
+            "term": "service", "value": "40.00", "exact": "40", "parameter": "weight_service", "weight": 40,
+            "scaled": False, "line": "4 contacts of 4 expected → 40 × 4/4 = 40.00",
+            "records": [
+                {
+                    "kind": "visit", "id": "5a3c0000-0000-4000-8000-000000000011", "position": 2210,
+                    "topic": "tiexin.visit.Recorded", "status": "ok",
+                }
+            ],
+        }
+    ],
+    "verdict": "良好 (good): 82.50 of 100",
+}  # fmt: skip
+"""A month explained under one policy version (the examples of the explanation and the comparison)."""
+READ_EXAMPLE: dict[str, Any] = {"position": 42578, "lag": 0, "projection_state": "caught_up"}
+VOLUNTEER_MONTH: dict[str, Any] = {"volunteer_id": "8f14e45f-ceea-467f-a0e6-1c2b3d4e5f60", "month": "2025-06"}
 
 
 class ExplanationOut(ExplainedOut, ReadMeta):
@@ -335,8 +359,12 @@ class ExplanationOut(ExplainedOut, ReadMeta):
     township: str
     as_of: AsOfField = None
 
+    model_config = examples(
+        {**READ_EXAMPLE, **VOLUNTEER_MONTH, **EXPLAINED_EXAMPLE, "county": "lianshui", "township": "高沟镇"}
+    )
 
-class ComparisonOut(ReadMeta):
+
+class PolicyComparisonOut(ReadMeta):
     volunteer_id: UUID
     month: str
     in_force: Annotated[int, Field(description="the version in force on the month's first day")]
@@ -346,6 +374,14 @@ class ComparisonOut(ReadMeta):
         Field(description="each parameter that differs between the versions: its value in each (null: not named)"),
     ]
     as_of: AsOfField = None
+
+    model_config = examples(
+        {
+            **READ_EXAMPLE, **VOLUNTEER_MONTH, "in_force": 1,
+            "versions": [EXPLAINED_EXAMPLE, {**EXPLAINED_EXAMPLE, "in_force": False}],
+            "changed": {"weight_service": [40, 45]},
+        }
+    )  # fmt: skip
 
 
 def fraction(value: Fraction) -> str:
@@ -360,7 +396,7 @@ def explained_out(found: Explanation, in_force: bool, *, records: bool) -> dict[
         ),
         "in_force": in_force, "total": s.total if s.rated else None, "terms_total": s.total,
         "exact_total": fraction(found.exact_total), "grade": s.grade, "grade_zh": s.grade_zh,
-        "scale": fraction(found.scale), "criteria": [CriterionOut(**asdict(c)) for c in found.criteria],
+        "scale": fraction(found.scale), "criteria": [ScoreCriterionOut(**asdict(c)) for c in found.criteria],
         "terms": [
             TermOut(
                 term=t.name, value=t.value, exact=fraction(t.exact), parameter=t.parameter, weight=t.weight,
@@ -401,7 +437,9 @@ VersionsQuery = Annotated[
 ]
 
 
-@volunteer_router.get("/{volunteer_id}/score/{month}/compare", response_model=ComparisonOut, responses=errors(404, 409))
+@volunteer_router.get(
+    "/{volunteer_id}/score/{month}/compare", response_model=PolicyComparisonOut, responses=errors(404, 409)
+)
 def score_comparison(
     volunteer_id: UUID,
     month: MonthPath,
@@ -410,7 +448,7 @@ def score_comparison(
         int | None, Query(ge=1, le=10**9, description="a version to set beside the month's own")
     ] = None,
     versions: VersionsQuery = None,
-) -> ComparisonOut:
+) -> PolicyComparisonOut:
     """A volunteer's month recomputed under other scoring policy versions, side by side: each term and the grade
     under each (`policy_version=N`: the month's own version and N; `versions=1,2`: those; neither: every version
     adopted); same roles as the explanation."""
@@ -423,7 +461,7 @@ def score_comparison(
     found = comparison(read.view(), volunteer_id, month, chosen, with_in_force=policy_version is not None)
     if found is None:
         raise NotFound("score for that month of a volunteer", volunteer_id)
-    return ComparisonOut(
+    return PolicyComparisonOut(
         volunteer_id=found.volunteer_id, month=found.month, in_force=found.in_force,
         versions=[
             ExplainedOut(**explained_out(v, v.policy.version == found.in_force, records=False))

@@ -53,6 +53,18 @@ class SearchOut(ReadMeta):
     items: Annotated[list[PersonFound], Field(description=f"at most {MAX_FOUND}, elders first")]
     truncated: Annotated[bool, Field(description="more matched than were returned: narrow the search")]
 
+    model_config = examples(
+        {
+            "position": 42578, "lag": 0, "projection_state": "caught_up", "truncated": False,
+            "items": [
+                {
+                    "kind": "elder", "id": "0b0e6f0a-7a43-4b9e-9a53-3f1b0d2c1e11", "name": "王德明",
+                    "phone": "13805170000", "county": "lianshui", "township": "高沟镇",
+                }
+            ],
+        }
+    )  # fmt: skip
+
 
 def matches(query: str, name: str, phone: str) -> bool:
     """A part of the name, or of the phone's digits (``5170`` finds 13805170000)."""

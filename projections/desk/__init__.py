@@ -1,4 +1,5 @@
-"""The desk read model: the lists people work from (visits, claims, evaluations, trainings).
+"""The desk read model: the lists people work from (visits, claims, evaluations, trainings), and the
+county's gift bags and trainings by township and month (the reports, :meth:`DeskView.gift_bags`).
 
 A volunteer finds the visits they may claim, a finance officer the claims waiting for approval, a
 coordinator a month's visits of a township or an elder, an evaluator the evaluations of a period.
@@ -18,6 +19,7 @@ from decimal import Decimal
 from typing import Any, TypeVar
 from uuid import UUID
 
+from ledger.visits import VisitStatus
 from projections.desk import tables
 from projections.desk.handlers import HANDLERS, ORDER
 from projections.runner import PagedProjection
@@ -25,6 +27,7 @@ from projections.storage import Answer, BatchWriter, Kind, PagedView, open_view
 from projections.storage.types import Cursor
 
 R = TypeVar("R")
+VOIDED = str(VisitStatus.VOIDED)
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,25 @@ class TrainingRow:
 
 
 @dataclass(frozen=True)
+class GiftBagCount:
+    """Gift bags handed out in a township in a month: the visits that handed one over, not voided."""
+
+    township: str
+    month: str
+    bags: int
+
+
+@dataclass(frozen=True)
+class TrainingDone:
+    """A course a volunteer of the county completed, with the volunteer's township."""
+
+    township: str
+    volunteer_id: UUID
+    hours: Decimal
+    on_day: date
+
+
+@dataclass(frozen=True)
 class Filter:
     """One ``column op ?`` condition; a None value is no condition."""
 
@@ -111,16 +133,21 @@ class DeskView(PagedView[BatchWriter]):
         kind: str | None = None,
         status: str | None = None,
         claimed: bool | None = None,
+        category: str | None = None,
         before: int | None = None,
         limit: int = 50,
     ) -> Answer[VisitRow]:
-        """Visits, newest recorded first; ``claimed``: held by a live claim or not; ``before``: positions below."""
+        """Visits, newest recorded first; ``claimed``: held by a live claim or not; ``category``: of elders of
+        that category (:class:`~ledger.elders.ElderCategory`); ``before``: positions below."""
         held = {True: " AND claim_id IS NOT NULL", False: " AND claim_id IS NULL", None: ""}[claimed]
         filters = [
             Filter("volunteer_id", volunteer_id, Kind.UUID), Filter("elder_id", elder_id, Kind.UUID),
             Filter("township", township), Filter("month", month), Filter("kind", kind), Filter("status", status),
         ]  # fmt: skip
-        return self._list(VisitRow, tables.SELECT_VISITS + held, filters, before, limit)
+        statement, params = self._filtered(tables.SELECT_VISITS + held, filters)
+        if category is not None:
+            statement, params = statement + tables.OF_CATEGORY, [*params, category]
+        return self._page(VisitRow, statement, params, before, limit)
 
     def claims(
         self,
@@ -163,13 +190,34 @@ class DeskView(PagedView[BatchWriter]):
         statement, params = tables.SELECT_TRAININGS, [self.dialect.encode(Kind.UUID, volunteer_id)]
         return self._page(TrainingRow, statement, params, before, limit)
 
+    def gift_bags(self, county: str, year: int) -> Answer[GiftBagCount]:
+        """The county's gift bags of a calendar year by township (where the visit took place) and month."""
+        d = self.dialect
+        params = [county, f"{year:04d}-01", f"{year:04d}-12", d.encode(Kind.FLAG, True), VOIDED]
+        position, [rows] = self.read((tables.GIFT_BAGS, params))
+        found = (GiftBagCount(r["township"], r["month"], int(r["bags"])) for r in rows)
+        return Answer(position, tuple(sorted(found, key=lambda c: (c.township, c.month))))
+
+    def trainings_of_county(self, county: str, year: int) -> Answer[TrainingDone]:
+        """The courses the county's volunteers completed in a calendar year, with each one's township."""
+        d = self.dialect
+        first, last = d.encode(Kind.DAY, date(year, 1, 1)), d.encode(Kind.DAY, date(year, 12, 31))
+        position, [rows] = self.read((tables.TRAININGS_OF_COUNTY, [county, first, last]))
+        found = (TrainingDone(**d.decode_row(r, tables.KINDS)) for r in rows)
+        return Answer(position, tuple(sorted(found, key=lambda t: (t.township, t.on_day, str(t.volunteer_id)))))
+
     def _list(self, row: type[R], statement: str, filters: list[Filter], before: int | None, limit: int) -> Answer[R]:
+        statement, params = self._filtered(statement, filters)
+        return self._page(row, statement, params, before, limit)
+
+    def _filtered(self, statement: str, filters: list[Filter]) -> tuple[str, list[Any]]:
+        """``statement`` with `` AND column op ?`` for each filter given a value, and those values."""
         params: list[Any] = []
         for f in filters:
             if f.value is not None:
                 statement += f" AND {f.column} {f.op} ?"
                 params.append(self.dialect.encode(f.kind, f.value))
-        return self._page(row, statement, params, before, limit)
+        return statement, params
 
     def _page(self, row: type[R], statement: str, params: list[Any], before: int | None, limit: int) -> Answer[R]:
         if before is not None:
@@ -204,6 +252,8 @@ __all__ = [
     "DeskProjection",
     "DeskView",
     "EvaluationRow",
+    "GiftBagCount",
+    "TrainingDone",
     "TrainingRow",
     "VisitRow",
     "open_desk_view",

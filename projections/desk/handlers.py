@@ -8,6 +8,7 @@ from eventsourcing.persistence import Notification
 
 from ledger.claims import Claim, ClaimStatus
 from ledger.common import county_date, month_of
+from ledger.elders import Elder
 from ledger.evaluations import Evaluation
 from ledger.visits import Visit, VisitStatus
 from ledger.volunteers import Volunteer
@@ -103,6 +104,20 @@ def training_completed(writer: BatchWriter, event: Volunteer.TrainingCompleted, 
     )  # fmt: skip
 
 
+def volunteer_recruited(writer: BatchWriter, event: Volunteer.Recruited, notification: Notification) -> None:
+    d = writer.dialect
+    writer.add("volunteer", d.encode(Kind.UUID, event.originator_id), event.county, event.township, notification.id)
+
+
+def elder_registered(writer: BatchWriter, event: Elder.Registered, notification: Notification) -> None:
+    writer.add("elder", writer.dialect.encode(Kind.UUID, event.originator_id), event.category)
+
+
+def elder_recategorised(writer: BatchWriter, event: Elder.Recategorised, notification: Notification) -> None:
+    """An upsert: a view not rebuilt since the category came may lack the elder's row (docs/operations.md)."""
+    writer.add("recategorise", writer.dialect.encode(Kind.UUID, event.originator_id), event.category)
+
+
 HANDLERS = Handlers[BatchWriter](
     {
         Visit.Recorded: visit_recorded,
@@ -118,6 +133,9 @@ HANDLERS = Handlers[BatchWriter](
         Evaluation.Submitted: evaluation_submitted,
         Evaluation.Withdrawn: evaluation_withdrawn,
         Volunteer.TrainingCompleted: training_completed,
+        Volunteer.Recruited: volunteer_recruited,
+        Elder.Registered: elder_registered,
+        Elder.Recategorised: elder_recategorised,
     }
 )
 ORDER = tuple(WRITES)

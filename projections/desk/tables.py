@@ -1,11 +1,13 @@
 """The desk's tables and the statements that write and read them, one text for both stores.
 
-Four tables, one row per record people look for: ``visits`` (whose, where, when, what kind, its
-status and the live claim that holds it), ``claims`` (whose, which month, status, amounts, who
-submitted and approved), ``evaluations`` (whose, period, by whom, criteria, withdrawn) and
-``trainings`` (a volunteer's courses). Each row carries the log position that made it, which is
-also the order lists are paged in (newest first): a position is unique and the same on every
-store, so a cursor is one integer.
+Six tables, one row per record people look for: ``visits`` (whose, where, when, what kind, its
+status, whether it handed over a gift bag and the live claim that holds it), ``claims`` (whose,
+which month, status, amounts, who submitted and approved), ``evaluations`` (whose, period, by whom,
+criteria, withdrawn), ``trainings`` (a volunteer's courses) and ``volunteers`` (each one's county
+and township, which the reports of gift bags and trainings group by), and ``elders`` (each one's
+category, which visits are filtered by). Each row carries the log
+position that made it, which is also the order lists are paged in (newest first): a position is
+unique and the same on every store, so a cursor is one integer.
 
 No personal data is copied here (no names, phones, readings, notes or comments): the desk can be
 read by every role that may see the record, and forgetting a person changes nothing in it.
@@ -66,7 +68,21 @@ TRAININGS = Table(
     key=("position",),
     indexes=(Index("trainings_by_volunteer", ("volunteer_id", "position")),),
 )  # fmt: skip
-TABLES = (VISITS, CLAIMS, EVALUATIONS, TRAININGS)
+VOLUNTEERS = Table(
+    "volunteers",
+    columns(("volunteer_id", Kind.UUID), ("county", Kind.TEXT), ("township", Kind.TEXT), ("position", Kind.INT)),
+    key=("volunteer_id",),
+    indexes=(Index("volunteers_by_county", ("county", "township")),),
+)
+"""Each volunteer's county and township (as recruited; neither ever changes): what the reports group by."""
+ELDERS = Table(
+    "elders",
+    columns(("elder_id", Kind.UUID), ("category", Kind.TEXT)),
+    key=("elder_id",),
+    indexes=(Index("elders_by_category", ("category",)),),
+)
+"""Each elder's category (:class:`~ledger.elders.ElderCategory`): ``?category=`` on the visits."""
+TABLES = (VISITS, CLAIMS, EVALUATIONS, TRAININGS, VOLUNTEERS, ELDERS)
 KINDS = {name: kind for table in TABLES for name, kind in table.kinds.items()}
 """Every column's kind by name (a column shared by two tables has the same kind in both)."""
 
@@ -87,6 +103,8 @@ WRITES: dict[str, str] = {
         "submitted_at, position) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
     ),
     "training": "INSERT INTO {trainings} (position, volunteer_id, course, hours, on_day) VALUES (?, ?, ?, ?, ?)",
+    "volunteer": "INSERT INTO {volunteers} (volunteer_id, county, township, position) VALUES (?, ?, ?, ?)",
+    "elder": "INSERT INTO {elders} (elder_id, category) VALUES (?, ?)",
     "visit_status": "UPDATE {visits} SET status = ? WHERE visit_id = ?",
     "visit_amended": (
         "UPDATE {visits} SET kind = COALESCE(?, kind), township = COALESCE(?, township), "
@@ -99,6 +117,10 @@ WRITES: dict[str, str] = {
         "UPDATE {claims} SET status = ?, approved_by = COALESCE(?, approved_by), status_position = ? WHERE claim_id = ?"
     ),
     "withdrawn": "UPDATE {evaluations} SET withdrawn = ? WHERE evaluation_id = ?",
+    "recategorise": (
+        "INSERT INTO {elders} (elder_id, category) VALUES (?, ?) "
+        "ON CONFLICT (elder_id) DO UPDATE SET category = excluded.category"
+    ),
 }
 EXACT = ("visit_status", "visit_amended", "hold", "claim_status", "withdrawn")
 """Statements that must find their row: one missing means the view missed the record's first event."""
@@ -109,5 +131,21 @@ SELECT_VISITS = f"SELECT {', '.join(VISITS.names)} FROM {{visits}} WHERE 1 = 1"
 SELECT_CLAIMS = f"SELECT {', '.join(CLAIMS.names)} FROM {{claims}} WHERE 1 = 1"
 SELECT_EVALUATIONS = f"SELECT {', '.join(EVALUATIONS.names)} FROM {{evaluations}} WHERE 1 = 1"
 SELECT_TRAININGS = f"SELECT {', '.join(TRAININGS.names)} FROM {{trainings}} WHERE volunteer_id = ?"
+GIFT_BAGS = (
+    "SELECT v.township AS township, v.month AS month, COUNT(*) AS bags FROM {visits} v "
+    "JOIN {volunteers} p ON p.volunteer_id = v.volunteer_id "
+    "WHERE p.county = ? AND v.month >= ? AND v.month <= ? AND v.gift_bag = ? AND v.status <> ? "
+    "GROUP BY v.township, v.month"
+)
+"""Bags handed out by where and when: the county's visits of a span of months that hand one over, not voided."""
+TRAININGS_OF_COUNTY = (
+    "SELECT p.township AS township, t.volunteer_id AS volunteer_id, t.hours AS hours, t.on_day AS on_day "
+    "FROM {trainings} t JOIN {volunteers} p ON p.volunteer_id = t.volunteer_id "
+    "WHERE p.county = ? AND t.on_day >= ? AND t.on_day <= ?"
+)
+"""The courses the county's volunteers completed in a span of days, each with the volunteer's township
+(summed by the caller: hours are exact decimals, kept as text on SQLite)."""
+OF_CATEGORY = " AND elder_id IN (SELECT elder_id FROM {elders} WHERE category = ?)"
+"""Only the visits of elders of one category (its one parameter)."""
 BEFORE = " AND position < ?"
 NEWEST_FIRST = " ORDER BY position DESC LIMIT ?"

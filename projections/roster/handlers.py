@@ -21,11 +21,16 @@ from projections.storage import Kind
 
 
 def registered(writer: RosterWriter, event: Elder.Registered, notification: Notification) -> None:
-    writer.add("register", writer.dialect.encode(Kind.UUID, event.originator_id), event.county, event.township)
+    d = writer.dialect
+    writer.add("register", d.encode(Kind.UUID, event.originator_id), event.county, event.township, event.category)
 
 
 def relocated(writer: RosterWriter, event: Elder.Relocated, notification: Notification) -> None:
     writer.add("relocate", event.township, writer.dialect.encode(Kind.UUID, event.originator_id))
+
+
+def recategorised(writer: RosterWriter, event: Elder.Recategorised, notification: Notification) -> None:
+    writer.add("recategorise", event.category, writer.dialect.encode(Kind.UUID, event.originator_id))
 
 
 def departed(writer: RosterWriter, event: Elder.Departed, notification: Notification) -> None:
@@ -107,6 +112,7 @@ HANDLERS = Handlers[RosterWriter](
     {
         Elder.Registered: registered,
         Elder.Relocated: relocated,
+        Elder.Recategorised: recategorised,
         Elder.Departed: departed,
         Volunteer.Recruited: recruited,
         Volunteer.Suspended: suspended,

@@ -1,6 +1,6 @@
 """What the roster answers: one frozen row type per question, and the roster's paging key.
 
-Only ids, county, township, group, dates and statuses: an elder's personal data stays in the
+Only ids, county, township, category, group, dates and statuses: an elder's personal data stays in the
 ledger (see ``docs/design.md``, "Personal data"), and a coordinator's screen joins the names it
 may see from there.
 """
@@ -61,6 +61,7 @@ class ElderRow:
     elder_id: UUID
     county: str
     township: str
+    category: str
     departed_on: date | None
     departure_kind: str | None
     last_contact_at: datetime | None

@@ -1,6 +1,6 @@
 """The roster's tables and the statements that write and read them, one text for both stores.
 
-Four tables, keyed by the ledger's ids: ``elders`` (county, township, departure, last contact),
+Four tables, keyed by the ledger's ids: ``elders`` (county, township, category, departure, last contact),
 ``volunteers`` (county, township, status), ``pairings`` (who, group, from, ended) and
 ``visits`` (whose, when, voided): the state the roster needs across events, e.g. which elder a
 later ``Voided`` event's visit was for.
@@ -19,13 +19,14 @@ from projections.storage import Index, Kind, Table, columns, nullable
 ELDERS = Table(
     "elders",
     columns(
-        ("elder_id", Kind.UUID), ("county", Kind.TEXT), ("township", Kind.TEXT), nullable("departed_on", Kind.DAY),
-        nullable("departure_kind", Kind.TEXT), nullable("last_contact_at", Kind.INSTANT),
-        nullable("last_visit_id", Kind.UUID),
+        ("elder_id", Kind.UUID), ("county", Kind.TEXT), ("township", Kind.TEXT), ("category", Kind.TEXT),
+        nullable("departed_on", Kind.DAY), nullable("departure_kind", Kind.TEXT),
+        nullable("last_contact_at", Kind.INSTANT), nullable("last_visit_id", Kind.UUID),
     ),
     key=("elder_id",),
 )  # fmt: skip
-"""A township is the elder's as relocated; ``last_contact_at`` and ``last_visit_id`` follow its visits."""
+"""A township is the elder's as relocated; ``category`` the elder's group (:class:`~ledger.elders.ElderCategory`);
+``last_contact_at`` and ``last_visit_id`` follow its visits."""
 VOLUNTEERS = Table(
     "volunteers",
     columns(("volunteer_id", Kind.UUID), ("county", Kind.TEXT), ("township", Kind.TEXT), ("status", Kind.TEXT)),
@@ -55,11 +56,12 @@ TABLES = (ELDERS, VOLUNTEERS, PAIRINGS, VISITS)
 # Writing a page -------------------------------------------------------------------------------
 
 WRITES: dict[str, str] = {
-    "register": "INSERT INTO {elders} (elder_id, county, township) VALUES (?, ?, ?)",
+    "register": "INSERT INTO {elders} (elder_id, county, township, category) VALUES (?, ?, ?, ?)",
     "recruit": "INSERT INTO {volunteers} (volunteer_id, county, township, status) VALUES (?, ?, ?, ?)",
     "form": "INSERT INTO {pairings} (pairing_id, volunteer_id, elder_id, grp, from_date) VALUES (?, ?, ?, ?, ?)",
     "record": "INSERT INTO {visits} (visit_id, elder_id, volunteer_id, started_at, voided) VALUES (?, ?, ?, ?, FALSE)",
     "relocate": "UPDATE {elders} SET township = ? WHERE elder_id = ?",
+    "recategorise": "UPDATE {elders} SET category = ? WHERE elder_id = ?",
     "depart": "UPDATE {elders} SET departed_on = ?, departure_kind = ? WHERE elder_id = ?",
     "status": "UPDATE {volunteers} SET status = ? WHERE volunteer_id = ?",
     "end": "UPDATE {pairings} SET ended_on = ?, end_reason = ? WHERE pairing_id = ?",
@@ -67,7 +69,7 @@ WRITES: dict[str, str] = {
     "void": "UPDATE {visits} SET voided = TRUE WHERE visit_id = ?",
 }
 """The rows of a page, in the order they are sent (one ``executemany`` each)."""
-EXACT = ("relocate", "depart", "status", "end", "move", "void")
+EXACT = ("relocate", "recategorise", "depart", "status", "end", "move", "void")
 """Updates that must find their row: one missing means the view missed the event that made it."""
 
 LAST_CONTACT = (
@@ -108,7 +110,8 @@ LOADS = (
     "FROM {volunteers} v WHERE TRUE"
 )
 ELDERS_OF = (
-    "SELECT e.elder_id, e.county, e.township, e.departed_on, e.departure_kind, e.last_contact_at, e.last_visit_id "
+    "SELECT e.elder_id, e.county, e.township, e.category, e.departed_on, e.departure_kind, e.last_contact_at, "
+    "e.last_visit_id "
     "FROM {elders} e WHERE TRUE"
 )
 OVERDUE = (

@@ -52,6 +52,7 @@ class RosterView(PagedView[RosterWriter]):
         *,
         county: str | None = None,
         township: str | None = None,
+        category: str | None = None,
         group: str | None = None,
         volunteer_id: UUID | None = None,
         elder_id: UUID | None = None,
@@ -61,7 +62,7 @@ class RosterView(PagedView[RosterWriter]):
         """Active pairings, by county, township, group, elder and pairing (:func:`pairing_key`);
         ``after``: only those past that key; ``limit``: at most that many (a page, read as one)."""
         uid = self._uid
-        extra, params = filters("e", county=county, township=township)
+        extra, params = filters("e", county=county, township=township, category=category)
         more, more_params = filters("p", grp=group, volunteer_id=uid(volunteer_id), elder_id=uid(elder_id))
         statement, values = tables.PAIRINGS_OF + extra + more, [*params, *more_params]
         if after is not None:
@@ -75,9 +76,11 @@ class RosterView(PagedView[RosterWriter]):
         position, found = self._rows(PairingRow, statement, values)
         return Answer(position, tuple(found))
 
-    def unpaired(self, *, county: str | None = None, township: str | None = None) -> Answer[UnpairedRow]:
+    def unpaired(
+        self, *, county: str | None = None, township: str | None = None, category: str | None = None
+    ) -> Answer[UnpairedRow]:
         """Elders present with no active pairing to an active volunteer."""
-        extra, params = filters("e", county=county, township=township)
+        extra, params = filters("e", county=county, township=township, category=category)
         position, found = self._rows(UnpairedRow, tables.UNPAIRED + extra, [VolunteerStatus.ACTIVE, *params])
         found.sort(key=lambda u: (u.county, u.township, str(u.elder_id)))
         return Answer(position, tuple(found))
@@ -89,9 +92,11 @@ class RosterView(PagedView[RosterWriter]):
         found.sort(key=lambda v: (v.county, v.township, str(v.volunteer_id)))
         return Answer(position, tuple(found))
 
-    def elders(self, *, county: str | None = None, township: str | None = None) -> Answer[ElderRow]:
+    def elders(
+        self, *, county: str | None = None, township: str | None = None, category: str | None = None
+    ) -> Answer[ElderRow]:
         """Every elder (departed ones too) with the last contact."""
-        extra, params = filters("e", county=county, township=township)
+        extra, params = filters("e", county=county, township=township, category=category)
         position, found = self._rows(ElderRow, tables.ELDERS_OF + extra, params)
         found.sort(key=lambda e: (e.county, e.township, str(e.elder_id)))
         return Answer(position, tuple(found))
@@ -102,7 +107,13 @@ class RosterView(PagedView[RosterWriter]):
         return Answer(position, tuple(found))
 
     def overdue(
-        self, days: int, today: date, *, county: str | None = None, township: str | None = None
+        self,
+        days: int,
+        today: date,
+        *,
+        county: str | None = None,
+        township: str | None = None,
+        category: str | None = None,
     ) -> Answer[OverdueRow]:
         """Elders present with no contact on or after ``today - days`` (county dates), or never;
         the never contacted first, then the longest without contact."""
@@ -111,7 +122,7 @@ class RosterView(PagedView[RosterWriter]):
         if not isinstance(today, date) or isinstance(today, datetime):
             raise ValueError("today must be a calendar date")
         cutoff = datetime.combine(today - timedelta(days=days), time(), tzinfo=COUNTY_TZ)
-        extra, params = filters("e", county=county, township=township)
+        extra, params = filters("e", county=county, township=township, category=category)
         since = self.dialect.encode(Kind.INSTANT, cutoff)
         position, [rows] = self.read((tables.OVERDUE + extra, [since, *params]))
         elders: dict[UUID, dict[str, Any]] = {}

@@ -30,9 +30,11 @@ from uuid import UUID
 from eventsourcing.utils import get_topic
 
 from ledger.application import Ledger
+from ledger.audit_samples import Candidate, Population
+from ledger.certificates import ServiceCandidates
 from ledger.common import SYSTEM, Provenance
 from ledger.counties import LIANSHUI, LIANSHUI_NAME, LIANSHUI_TOWNSHIPS
-from ledger.policies import DEFAULT_PARAMETERS, PolicyKind
+from ledger.policies import DEFAULT_PARAMETERS, PolicyKind, evaluation_criteria
 from tests.builders import MASTER_KEY, fixed_random
 from tests.contract.stored import (
     KEYS_FILE,
@@ -183,6 +185,9 @@ def scenario(ledger: Ledger, tick: Callable[[], None]) -> None:
         tick()
     ledger.give_feedback(checkup, rating=5, comment="很耐心", by=COORDINATOR)
     tick()
+    # The elder was registered in the other township until March: the coordinator confirms the place typed.
+    ledger.confirm_visit_place(checkup, reason="老人当日住在涟城镇女儿家", by=COORDINATOR)
+    tick()
     ledger.dispute_visit(mistaken, reason_code="did_not_happen", comment="老人说当天没人来", by=COORDINATOR)
     tick()
     ledger.void_visit(mistaken, reason_code="entered_in_error", by=COORDINATOR)
@@ -214,15 +219,49 @@ def scenario(ledger: Ledger, tick: Callable[[], None]) -> None:
     ledger.reverse_claim(reversed_claim, reason="重复申报", by=FINANCE_B)
     tick()
 
-    # Evaluations: one withdrawn, then given again.
-    criteria = {"punctuality": 90, "communication": 85}
+    # A certificate of the doctor's February, and an auditor's seeded sample of the year's claims.
+    february = ServiceCandidates(position=40, visit_ids=(checkup, call, later))
+    ledger.issue_certificate(
+        doctor, date_from=date(2026, 2, 1), date_to=date(2026, 2, 28), candidates=lambda *_: february, by=COORDINATOR
+    )
+    tick()
+    claims = Population(position=42, candidates=(Candidate(paid, TOWNSHIP, 4000, (checkup, call, later)),))
+    ledger.draw_audit_sample(
+        county=LIANSHUI, year=2026, size=1, seed=42, stratify_by="township", population=lambda *_: claims, by=AUDITOR
+    )
+    tick()
+
+    # Evaluations (the criteria of the policy's evaluation method): one withdrawn, then given again.
+    names = [c.name for c in evaluation_criteria(DEFAULT_PARAMETERS[PolicyKind.SCORING])]
+    criteria = {name: 80 + 3 * n for n, name in enumerate(names)}
     withdrawn = ledger.submit_evaluation(volunteer_id=doctor, period="2026-02", criteria=criteria, by=EVALUATOR).id
     tick()
     ledger.withdraw_evaluation(withdrawn, reason="评错了对象", by=EVALUATOR)
     tick()
     ledger.submit_evaluation(
-        volunteer_id=doctor, period="2026-02", criteria={**criteria, "care": 95}, comment="认真负责", by=EVALUATOR
+        volunteer_id=doctor, period="2026-02", criteria={**criteria, names[0]: 95}, comment="认真负责", by=EVALUATOR
     )
+    tick()
+
+    # The programme's own items: a notice to the township's volunteers, read by one; a volunteers'
+    # meeting with a suggestion raised and answered; an elder's category changed.
+    notice = ledger.publish_notice(
+        county=LIANSHUI, title="三月培训通知", body="3月15日在县人民医院举办老年急救培训", townships=[TOWNSHIP],
+        candidates=lambda _: [doctor, nurse], by=COORDINATOR,
+    ).id  # fmt: skip
+    tick()
+    ledger.mark_notice_read(notice, volunteer_id=doctor, by=doctor_key)
+    tick()
+    meeting = ledger.record_meeting(
+        county=LIANSHUI, held_on=date(2026, 2, 26), place="县卫健委会议室", topic="志愿服务座谈会",
+        attendees=[doctor, nurse], by=COORDINATOR,
+    ).id  # fmt: skip
+    tick()
+    ledger.raise_suggestion(meeting, text="偏远乡镇的交通补贴应提高", raised_by=nurse, by=COORDINATOR)
+    tick()
+    ledger.answer_suggestion(meeting, 1, text="已报县财政，7月起跨乡镇补贴提至25元", status="adopted", by=COORDINATOR)
+    tick()
+    ledger.recategorise_elder(elder, category="empty_nester", reason="子女均在外地", by=COORDINATOR)
     tick()
 
     # Leaving: a pairing ends, the elder departs, the nurse retires.

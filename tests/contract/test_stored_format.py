@@ -84,6 +84,22 @@ NOT_READ_BY_NAME: frozenset[str] = frozenset(
         # view; who read whose data is in the ledger (and in history), not in a model of its own.
         "tiexin.volunteer.Forgotten",
         "tiexin.personal_data_read.Read",
+        # Answered from the ledger itself (few per volunteer or county, loaded by id): certificates
+        # and their per-volunteer register, audit samples, notices and meetings with their county's
+        # index aggregates.
+        "tiexin.certificate.Issued",
+        "tiexin.certificate_register.Opened",
+        "tiexin.certificate_register.Entered",
+        "tiexin.audit_sample.Drawn",
+        "tiexin.notice.Published",
+        "tiexin.notice.Read",
+        "tiexin.notice_board.Opened",
+        "tiexin.notice_board.Posted",
+        "tiexin.meeting.Recorded",
+        "tiexin.meeting.SuggestionRaised",
+        "tiexin.meeting.SuggestionAnswered",
+        "tiexin.meeting_register.Opened",
+        "tiexin.meeting_register.Entered",
     }
 )
 """Topics no read model names: the history read model still records them (it takes every event)."""
@@ -293,7 +309,7 @@ def test_the_replayed_visits_people_and_policies_are_as_recorded(sample_store: S
 
     live = one(replayed[Evaluation], withdrawn=False)
     assert one(replayed[EvaluationSlot], live=str(live.id))
-    assert live.criteria["care"] == 95
+    assert max(live.criteria.values()) == 95  # the criterion scored higher when the evaluation was given again
 
 
 # Projected into every read model -----------------------------------------------------------

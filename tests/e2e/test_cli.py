@@ -6,11 +6,13 @@ import os
 import re
 import subprocess
 import sys
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import httpx2
 import pytest
+
+from ledger.common import county_date
 
 
 def tiexin(*args: str, database_url: str, cwd: Path, columns: int = 160) -> subprocess.CompletedProcess[str]:
@@ -47,6 +49,8 @@ def test_demo_builds_the_county_and_prints_its_summary_then_keeps_it_when_run_ag
     out = result.stdout
     assert "tiexin.visit.Recorded" in out and "tiexin.claim.Paid" in out
     assert "events/s" in out
+    today = county_date(datetime.now(UTC))
+    assert f"to {today.isoformat()}: visits up to the day before" in " ".join(out.split())  # ends today by default
     for code in ("A01", "A03", "A04", "A05", "A06", "A08", "A10", "A11"):
         assert code in out
     assert_ids_printed_whole(out)
@@ -72,6 +76,19 @@ def test_demo_builds_the_county_and_prints_its_summary_then_keeps_it_when_run_ag
         assert own.status_code == 200, own.text
         docs = httpx2.get(f"{server.base}/docs", timeout=30)
         assert docs.status_code == 200 and "http://" not in docs.text and "https://" not in docs.text
+
+
+def test_demo_until_a_day_says_which_months_it_covers_and_refuses_the_future(tmp_path: Path) -> None:
+    result = tiexin("demo", "--until", "2026-07-15", database_url="sqlite:///tiexin.db", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "The demo covers August 2025 to 2026-07-15: visits up to the day before; the claims of June 2026" in (
+        " ".join(result.stdout.split())
+    )
+    future = (county_date(datetime.now(UTC)) + timedelta(days=2)).isoformat()
+    refused = tiexin("demo", "--until", future, database_url="sqlite:///other.db", cwd=tmp_path)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    [line] = refused.stderr.strip().splitlines()
+    assert line.startswith("error:") and "no future" in line
 
 
 def test_demo_refuses_a_store_holding_records_it_did_not_write(tmp_path: Path) -> None:

@@ -25,8 +25,9 @@ from ledger.elders import Elder
 from ledger.visits import Visit
 from tests.builders import MASTER_KEY
 from tests.conftest import Clock
+from tests.demo_store import seeded_demo
 from tests.harness import Harness, harness
-from tiexin.demo.generator import LAST_DAY, local, run_demo
+from tiexin.demo.generator import LAST_DAY, local
 
 
 def tiexin(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -39,7 +40,7 @@ def tiexin(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
 @pytest.fixture(scope="module")
 def sealed_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("forgetting")
-    run_demo(f"sqlite:///{folder}/tiexin.db", seed=1, master_key=MASTER_KEY)
+    seeded_demo(f"sqlite:///{folder}/tiexin.db")
     assert tiexin(folder, "keys", "seal-key").returncode == 0
     sealed = tiexin(folder, "seal")
     assert sealed.returncode == 0, sealed.stderr

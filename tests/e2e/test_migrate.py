@@ -30,7 +30,7 @@ from ledger.counties import LIANSHUI
 from projections.seals import create_key_file, seal_store
 from tests.builders import COORDINATOR, MASTER_KEY, elder_fields, make_pair
 from tests.conftest import fresh_postgres_schema, postgres_admin_url
-from tiexin.demo.generator import run_demo
+from tests.demo_store import seeded_demo
 
 PAGE = 5000
 
@@ -67,7 +67,7 @@ class Moved:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
     cwd = tmp_path_factory.mktemp("migrate")
     url = f"sqlite:///{cwd / 'tiexin.db'}"
-    run_demo(url, master_key=MASTER_KEY)
+    seeded_demo(url)
     seal_store(url, create_key_file(cwd / "tiexin-seal.key"))
     tables = open_tables(url)
     try:

@@ -343,6 +343,9 @@ def valid_requests(api: Harness) -> list[tuple[str, dict[str, Any] | None, str]]
         {"volunteer_id": volunteer_id, "period": "2026-02", "criteria": criteria(90)},
         "evaluator",
     )["id"]
+    held = {"held_on": "2025-06-18", "place": "p", "topic": "t", "attendees": [volunteer_id]}
+    meeting = staff.post("/v1/meetings", held, "coordinator")["id"]
+    staff.post(f"/v1/meetings/{meeting}/suggestions", {"text": "s", "raised_by": volunteer_id}, "coordinator")
     return [
         (
             "/v1/elders",
@@ -403,4 +406,7 @@ def valid_requests(api: Harness) -> list[tuple[str, dict[str, Any] | None, str]]
             {"kind": "scoring", "version": 2, "parameters": {"weight_service": 40}, "effective_from": "2026-07-01"},
             "admin",
         ),
+        ("/v1/meetings", held, "coordinator"),
+        (f"/v1/meetings/{meeting}/suggestions", {"text": "s", "raised_by": volunteer_id}, "coordinator"),
+        (f"/v1/meetings/{meeting}/suggestions/1/answer", {"text": "a", "status": "noted"}, "coordinator"),
     ]

@@ -38,6 +38,8 @@ STAFF_READS = {
     "/v1/audit/export?year=2026": {"finance", "auditor"},
     f"/v1/history/{X}": {"auditor", "coordinator", "finance"},
     "/v1/policies": set(ROLES),
+    "/v1/reports/gift-bags?year=2026": {"coordinator", "auditor", "evaluator"},
+    "/v1/reports/trainings?year=2026": {"coordinator", "auditor", "evaluator"},
 }
 
 
@@ -313,5 +315,5 @@ def test_policies_read_the_versions_in_force(api: Harness) -> None:
     assert now["subsidy"]["in_force"]["version"] == 1 and len(now["subsidy"]["versions"]) == 2
     assert now["scoring"]["in_force"]["version"] == 1
     july = get(api, "/v1/policies?on=2026-07-01").json()
-    assert {p["kind"]: p["in_force"]["version"] for p in july["items"]} == {"subsidy": 2, "scoring": 1}
+    assert {p["kind"]: p["in_force"]["version"] for p in july["items"]} == {"subsidy": 2, "scoring": 1, "gift_bag": 1}
     assert july["projection_state"] == "ledger" and july["position"] == api.events()

@@ -40,8 +40,12 @@ WHO_WRITES = {
         f"/v1/visits/{X}/feedback",
         f"/v1/visits/{X}/place-confirmation",
         f"/v1/volunteers/{X}/certificates",
+        "/v1/notices",
+        "/v1/meetings",
+        f"/v1/meetings/{X}/suggestions",
+        f"/v1/meetings/{X}/suggestions/1/answer",
     ],
-    "volunteer": ["/v1/visits", "/v1/claims", f"/v1/volunteers/{X}/certificates"],
+    "volunteer": ["/v1/visits", "/v1/claims", f"/v1/volunteers/{X}/certificates", f"/v1/notices/{X}/read"],
     "evaluator": ["/v1/evaluations", f"/v1/evaluations/{X}/withdrawal"],
     "finance": [
         "/v1/budgets/2026",
@@ -60,6 +64,10 @@ WHO_READS = {
     f"/v1/visits/{X}": {"coordinator", "auditor", "evaluator", "finance", "volunteer"},
     f"/v1/claims/{X}": {"coordinator", "auditor", "finance", "volunteer"},
     f"/v1/volunteers/{X}/certificate": {"coordinator", "admin", "volunteer"},
+    f"/v1/notices/{X}": {"coordinator", "auditor", "volunteer"},
+    "/v1/notices": {"coordinator", "auditor", "volunteer"},
+    f"/v1/meetings/{X}": {"coordinator", "auditor", "volunteer"},
+    "/v1/meetings": {"coordinator", "auditor", "volunteer"},
 }
 SHARED_WRITES = {f"/v1/volunteers/{X}/certificates"}
 """Writes more than one role may make (a certificate: the bureau's roles, or the volunteer's own key)."""
@@ -104,7 +112,7 @@ def test_every_write_is_refused_to_every_other_role_and_nothing_is_written(api: 
                     assert status(response) == 403, (role, path, response.text)
                     assert response.json()["role"] == role
     assert api.events() == before
-    assert len({path for paths in WHO_WRITES.values() for path in paths}) == 29
+    assert len({path for paths in WHO_WRITES.values() for path in paths}) == 34
 
 
 def test_every_read_is_refused_to_the_roles_that_do_not_need_it(api: Harness) -> None:

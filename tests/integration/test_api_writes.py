@@ -13,6 +13,7 @@ from ledger.counties import LIANSHUI
 from ledger.elders import Elder
 from ledger.policies import DEFAULT_PARAMETERS
 from projections.audit import open_projection
+from projections.roster import open_projection as open_roster
 from tests.builders import criteria
 from tests.conftest import Clock
 from tests.harness import Harness, harness
@@ -28,7 +29,8 @@ def api(store_url: str, clock: Clock) -> Iterator[Harness]:
 
 
 ID_NAMES = {"elders": "elder_id", "volunteers": "volunteer_id", "pairings": "pairing_id", "visits": "visit_id",
-            "evaluations": "evaluation_id", "claims": "claim_id", "budgets": "year"}  # fmt: skip
+            "evaluations": "evaluation_id", "claims": "claim_id", "budgets": "year", "notices": "notice_id",
+            "meetings": "meeting_id"}  # fmt: skip
 
 
 class Recorder:
@@ -47,8 +49,10 @@ class Recorder:
         assert isinstance(answer["position"], int) and answer["position"] <= self.api.events()
         assert response.headers["ETag"] == f'"{answer["version"]}"'
         parts = path.split("/")
-        if len(parts) > 3:
+        if len(parts) > 3 and parts[2] in ID_NAMES:
             parts[3] = "{" + ID_NAMES[parts[2]] + "}"
+        if len(parts) > 5 and parts[4] == "suggestions":
+            parts[5] = "{n}"
         self.used.add("/".join(parts))
         return str(answer["id"])
 
@@ -59,6 +63,7 @@ def test_every_write_of_the_contract_answers_with_id_version_and_position(api: H
 
     elder = post("/v1/elders", elder_body(), coordinator, 201)
     post(f"/v1/elders/{elder}/relocation", {"township": "涟城镇", "address": "涟城镇安东路8号"}, coordinator)
+    post(f"/v1/elders/{elder}/category", {"category": "empty_nester", "reason": "子女迁居外地"}, coordinator)
     post(f"/v1/elders/{staff.elder()}/departure", {"kind": "deceased", "date": "2026-02-20"}, coordinator)
 
     v = post("/v1/volunteers", volunteer_body(), coordinator, 201)
@@ -102,6 +107,7 @@ def test_every_write_of_the_contract_answers_with_id_version_and_position(api: H
     post(f"/v1/claims/{claim}/approval", None, finance)
     post(f"/v1/visits/{visits[1]}/unlock", {"reason": "财政复核：更正时间"}, coordinator)
     post(f"/v1/claims/{claim}/payment", {"payment_reference": "国库支付-0001", "paid_on": "2026-03-01"}, "finance-2")
+    post("/v1/audit/samples", {"year": 2026, "size": 1, "seed": 42}, "auditor", 201)  # draws the paid claim
     post(f"/v1/claims/{claim}/reversal", {"reason": "重复支付"}, finance)
 
     params = {**DEFAULT_PARAMETERS["subsidy"], "transport_cross_township_fen": 2500}
@@ -109,6 +115,20 @@ def test_every_write_of_the_contract_answers_with_id_version_and_position(api: H
          "admin", 201)  # fmt: skip
     post(f"/v1/elders/{staff.elder()}/forget", {"reason": "person_asked"}, "admin")
     post(f"/v1/volunteers/{staff.volunteer()}/forget", {"reason": "retention_ended"}, "admin")
+    post("/v1/counties", {"code": "huaiyin", "name": "淮阴区", "townships": ["王营镇"]}, "admin", 201)
+
+    roster = open_roster(api.services.settings.database_url)  # lists the volunteers a notice addresses
+    try:
+        caught_up(api.ledger, roster)
+    finally:
+        roster.paged_view.close()
+    to_town = {"title": "培训通知", "body": "3月15日培训", "townships": ["涟城镇"]}
+    notice = post("/v1/notices", to_town, coordinator, 201)
+    post(f"/v1/notices/{notice}/read", None, mine)
+    meeting = {"held_on": "2025-06-18", "place": "县委老干部局", "topic": "座谈", "attendees": [v]}
+    meeting_id = post("/v1/meetings", meeting, coordinator, 201)
+    post(f"/v1/meetings/{meeting_id}/suggestions", {"text": "提高交通补贴", "raised_by": v}, coordinator)
+    post(f"/v1/meetings/{meeting_id}/suggestions/1/answer", {"text": "已采纳", "status": "adopted"}, coordinator)
 
     assert post.used == CONTRACT_WRITES - NOT_LEDGER_WRITES, "every write of the contract is exercised"
 
@@ -170,16 +190,22 @@ def test_the_openapi_schema_has_an_example_for_every_request_and_response(api: H
     assert api.client.get("/docs").status_code == 200
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOWNLOADS = {
-    ("/v1/audit/export", "200"): {"text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"},
+    ("/v1/audit/export", "200"): {"text/csv", XLSX},
     ("/v1/events/stream", "200"): {"text/event-stream"},
     ("/metrics", "200"): {"text/plain; version=0.0.4; charset=utf-8"},
     ("/v1/volunteers/{volunteer_id}/certificate", "200"): {"application/json", "application/pdf"},
+    ("/v1/audit/claim-sheets/{month}", "200"): {"application/pdf", XLSX},
+    ("/v1/audit/exports/{year}", "200"): {"application/zip"},
+    ("/v1/audit/samples/{sample_id}/export", "200"): {"text/csv", XLSX},
 }
 CONTRACT_WRITES = {
     "/v1/audit/seals",
+    "/v1/audit/samples",
     "/v1/elders",
     "/v1/elders/{elder_id}/relocation",
+    "/v1/elders/{elder_id}/category",
     "/v1/elders/{elder_id}/departure",
     "/v1/elders/{elder_id}/forget",
     "/v1/volunteers",
@@ -209,6 +235,12 @@ CONTRACT_WRITES = {
     "/v1/claims/{claim_id}/payment",
     "/v1/claims/{claim_id}/reversal",
     "/v1/policies",
+    "/v1/counties",
+    "/v1/notices",
+    "/v1/notices/{notice_id}/read",
+    "/v1/meetings",
+    "/v1/meetings/{meeting_id}/suggestions",
+    "/v1/meetings/{meeting_id}/suggestions/{n}/answer",
 }
 NOT_LEDGER_WRITES = {"/v1/audit/seals"}
 """POSTs that record no event: a seal is signed over the log, outside it (test_api_seals)."""

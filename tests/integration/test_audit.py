@@ -42,7 +42,8 @@ from tests.builders import (
     visit_fields,
 )
 from tests.conftest import Clock, fresh_postgres_schema
-from tiexin.demo.generator import BUDGET_LINES, YEAR, DemoSummary, run_demo
+from tests.demo_store import seeded_demo
+from tiexin.demo.generator import BUDGET_LINES, YEAR, DemoSummary
 
 Flags = set[tuple[str, frozenset[UUID]]]
 FEB_10 = datetime(2026, 2, 10, 1, 0, tzinfo=UTC)  # 09:00 in the county
@@ -82,7 +83,7 @@ class AuditedDemo:
 
 @contextmanager
 def audited_demo(url: str) -> Iterator[AuditedDemo]:
-    summary = run_demo(url, seed=1, master_key=MASTER_KEY)
+    summary = seeded_demo(url)
     ledger = open_ledger(url, master_key=MASTER_KEY)
     demo = AuditedDemo(url, summary, ledger, open_audit_view(url))
     try:

@@ -47,6 +47,7 @@ from projections.runner import Runner
 from projections.service import open_log
 from tests.builders import MASTER_KEY
 from tests.conftest import fresh_postgres_schema
+from tests.demo_store import seeded_demo
 from tests.harness import Harness, harness
 from tiexin.demo.generator import run_demo
 
@@ -72,7 +73,10 @@ class Demo:
 
 
 def built(url: str, scale: int) -> Demo:
-    run_demo(url, seed=1, scale=scale, master_key=MASTER_KEY)
+    if scale == 1:
+        seeded_demo(url)
+    else:
+        run_demo(url, seed=1, scale=scale, master_key=MASTER_KEY)
     log = open_log(url, MASTER_KEY)
     try:
         for name in ("desk", "audit", "roster"):
@@ -415,3 +419,65 @@ def test_the_cli_writes_a_claim_sheet_as_pdf_and_xlsx_with_names_only_when_asked
         tmp_path, sqlite_demo.url, "audit", "claim-sheet", "--month", sqlite_demo.month, "--township", "火星镇"
     )
     assert unknown.returncode == 1 and "火星镇" in unknown.stderr and "Traceback" not in unknown.stderr
+
+
+# The reports of gift bags and trainings (the desk read model), on the demo ---------------------
+
+
+def test_the_demo_s_gift_bags_and_trainings_reports_agree_with_the_log(demo: Demo, api: Harness) -> None:
+    from ledger.common import month_of
+    from ledger.policies import DEFAULT_PARAMETERS, PolicyKind
+    from ledger.visits import Visit
+    from projections.logscan import head, scan
+
+    county_of: dict[UUID, tuple[str, str]] = {}
+    visits: dict[UUID, dict[str, Any]] = {}
+    trained: Counter[tuple[str, str]] = Counter()
+    hours: dict[tuple[str, str], Decimal] = {}
+    log = open_log(demo.url, MASTER_KEY)
+    try:
+        kinds = [Volunteer.Recruited, Volunteer.TrainingCompleted, Visit.Recorded, Visit.Amended, Visit.Voided]
+        for _, e in scan(log, kinds, until=head(log)):
+            if isinstance(e, Volunteer.Recruited):
+                county_of[e.originator_id] = (e.county, e.township)
+            elif isinstance(e, Volunteer.TrainingCompleted):
+                county, township = county_of[e.originator_id]
+                if county == LIANSHUI and e.on.year == demo.year:
+                    key = (township, month_of(e.on))
+                    trained[key] += 1
+                    hours[key] = hours.get(key, Decimal(0)) + e.hours
+            elif isinstance(e, Visit.Recorded):
+                visits[e.originator_id] = {"volunteer": e.volunteer_id, "gift_bag": e.gift_bag, "voided": False,
+                                           "township": e.township, "started_at": e.started_at}  # fmt: skip
+            elif isinstance(e, Visit.Amended):
+                visits[e.originator_id].update({k: v for k, v in e.changes.items() if k in visits[e.originator_id]})
+            else:
+                visits[e.originator_id]["voided"] = True
+    finally:
+        log.close()
+    bags = Counter(
+        (v["township"], month_of(county_date(v["started_at"])))
+        for v in visits.values()
+        if v["gift_bag"] and not v["voided"] and county_of[v["volunteer"]][0] == LIANSHUI
+        and county_date(v["started_at"]).year == demo.year
+    )  # fmt: skip
+    assert sum(bags.values()) > 0 and sum(trained.values()) > 0
+
+    report = get(api, "/v1/reports/gift-bags", "auditor", year=demo.year, lang="en").json()
+    assert {(r["township"], r["month"]): r["bags"] for r in report["rows"]} == dict(bags)
+    assert {r["policy_version"] for r in report["rows"]} == {1}  # the demo keeps the programme's bag
+    bag = DEFAULT_PARAMETERS[PolicyKind.GIFT_BAG]
+    assert all({i["item"]: i["count"] for i in r["items"]} == {k: n * r["bags"] for k, n in bag.items()}
+               for r in report["rows"])  # fmt: skip
+    assert report["total"]["bags"] == sum(bags.values())
+    assert {i["item"]: i["count"] for i in report["total"]["items"]} == {
+        k: n * sum(bags.values()) for k, n in bag.items()
+    }
+    assert [r["township"] for r in report["rows"]] == sorted(
+        (r["township"] for r in report["rows"]), key=LIANSHUI_TOWNSHIPS.index
+    )
+
+    courses = get(api, "/v1/reports/trainings", "coordinator", year=demo.year).json()
+    assert {(r["township"], r["month"]): r["trainings"] for r in courses["rows"]} == dict(trained)
+    assert {(r["township"], r["month"]): Decimal(r["hours"]) for r in courses["rows"]} == hours
+    assert courses["total"]["trainings"] == sum(trained.values())

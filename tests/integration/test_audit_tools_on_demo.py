@@ -26,7 +26,7 @@ from projections.runner import Runner
 from projections.sampling import population
 from tests.builders import MASTER_KEY
 from tests.conftest import fresh_postgres_schema
-from tiexin.demo.generator import run_demo
+from tests.demo_store import seeded_demo
 
 AUDITOR = Provenance("auditor-demo", "auditor")
 
@@ -68,7 +68,7 @@ def postgres_demo() -> Iterator[Demo]:
 
 def built(url: str) -> Iterator[Demo]:
     """The seed-1 demo (one county, the smallest), its audit read model caught up."""
-    run_demo(url, seed=1, master_key=MASTER_KEY)
+    seeded_demo(url)
     ledger = open_ledger(url, master_key=MASTER_KEY)
     view = open_audit_view(url)
     try:

@@ -23,9 +23,9 @@ from ledger.common import county_date
 from projections.audit import VISITS, AuditProjection, AuditView, VisitState, open_projection
 from tests.builders import COORDINATOR, MASTER_KEY
 from tests.conftest import START, Clock, fresh_postgres_schema
+from tests.demo_store import seeded_demo
 from tests.harness import Harness, harness
 from tests.views import caught_up
-from tiexin.demo.generator import run_demo
 
 KEYS = count(1)
 
@@ -65,7 +65,7 @@ class CertifiedDemo:
 
 @contextmanager
 def certified_demo(url: str) -> Iterator[CertifiedDemo]:
-    run_demo(url, seed=1, master_key=MASTER_KEY)
+    seeded_demo(url)
     clock = Clock()
     ledger = open_ledger(url, master_key=MASTER_KEY, clock=clock)
     projection = open_projection(url)

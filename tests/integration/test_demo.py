@@ -1,15 +1,19 @@
 """The demo county generator, on a SQLite file and on PostgreSQL.
 
-One scale-1 demo (seed 1) is built per store and shared by the module's tests. The tests read
-the store back themselves: the county of the report is there, the same seed writes the same log
-on both stores, and an audit written here, independently of the demo's code, finds exactly the
-irregularities the demo says it planted and nothing else.
+One scale-1 demo (seed 1) is built per store and shared by the module's tests: the 2025 year
+(``until=None``), and a second one whose year ends on 15 July 2026. The tests read the store back
+themselves: the county of the report is there, the same seed writes the same log on both stores,
+and an audit written here, independently of the demo's code, finds exactly the irregularities the
+demo says it planted and nothing else; the demo ending on a day records nothing after it, shows
+that month's visits and the previous month's claims waiting, and leaves no elder overdue.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
+import time
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -24,11 +28,12 @@ from ledger.application import Ledger
 from ledger.bootstrap import open_ledger
 from ledger.common import COUNTY_TZ, Provenance
 from ledger.counties import LIANSHUI, LIANSHUI_TOWNSHIPS
-from ledger.errors import RuleViolation
+from ledger.errors import InvalidInput, RuleViolation
 from ledger.policies import DEFAULT_PARAMETERS, SCORING
 from tests.builders import MASTER_KEY
 from tests.conftest import fresh_postgres_schema
-from tiexin.demo.generator import DemoExists, DemoSummary, run_demo
+from tests.harness import Harness, harness
+from tiexin.demo.generator import BUDGET_LINES, DemoExists, DemoSummary, run_demo
 
 LAUNCH = date(2024, 10, 26)
 PLANTABLE = {"A01", "A03", "A04", "A05", "A06", "A08", "A10", "A11"}
@@ -62,9 +67,11 @@ def notifications(ledger: Ledger) -> Iterator[Any]:
         start = page[-1].id + 1
 
 
-def build(url: str) -> Built:
+def build(url: str, until: date | None = None) -> Built:
     calls: list[tuple[int, int]] = []
-    summary = run_demo(url, seed=1, master_key=MASTER_KEY, progress=lambda done, total: calls.append((done, total)))
+    summary = run_demo(
+        url, seed=1, master_key=MASTER_KEY, progress=lambda done, total: calls.append((done, total)), until=until
+    )
     return Built(url, summary, calls)
 
 
@@ -84,6 +91,27 @@ def postgres_demo() -> Iterator[Built]:
 def demo(request: pytest.FixtureRequest) -> Built:
     """The demo built on each store (SQLite file and PostgreSQL)."""
     built: Built = request.getfixturevalue(f"{request.param}_demo")
+    return built
+
+
+UNTIL = date(2026, 7, 15)
+
+
+@pytest.fixture(scope="module")
+def sqlite_july(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    return build(f"sqlite:///{tmp_path_factory.mktemp('july')}/tiexin.db", until=UNTIL)
+
+
+@pytest.fixture(scope="module")
+def postgres_july() -> Iterator[Built]:
+    with fresh_postgres_schema("t_july") as url:
+        yield build(url, until=UNTIL)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def july(request: pytest.FixtureRequest) -> Built:
+    """The demo whose year ends on 15 July 2026, built on each store."""
+    built: Built = request.getfixturevalue(f"{request.param}_july")
     return built
 
 
@@ -133,6 +161,7 @@ def test_a_year_of_visits_about_two_a_month_for_each_elder(demo: Built) -> None:
     assert all({"systolic", "diastolic", "pulse"} <= set(v.readings) for v in visits if v.kind == "medical")
     assert any(v.gift_bag for v in visits)
     assert {county_day(v.started_at).year for v in visits} == {2025}
+    assert (demo.summary.months, demo.summary.until) == (("2025-01", "2025-12"), None)
     confirmed = len(demo.events("tiexin.visit.Confirmed"))
     assert 0.9 * len(visits) <= confirmed < len(visits)
     ratings = Counter(f.rating for f in demo.events("tiexin.visit.FeedbackGiven"))
@@ -165,6 +194,76 @@ def test_demo_summary_counts_what_the_store_holds(demo: Built) -> None:
     assert summary.seconds > 0 and summary.events_per_second > 0
     done = [d for d, _ in demo.progress]
     assert done == sorted(done) and demo.progress[-1][0] == demo.progress[-1][1]
+
+
+# A demo whose year ends on a given day ------------------------------------------------------
+
+
+def test_a_demo_until_a_day_covers_the_twelve_months_ending_that_day(july: Built) -> None:
+    assert (july.summary.months, july.summary.until) == (("2025-08", "2026-07"), UNTIL)
+    visits = july.events("tiexin.visit.Recorded")
+    months = Counter(f"{county_day(v.started_at):%Y-%m}" for v in visits)
+    assert sorted(months) == [f"2025-{m:02d}" for m in range(8, 13)] + [f"2026-{m:02d}" for m in range(1, 8)]
+    assert all(429 * 1.9 <= months[m] <= 429 * 2.3 for m in months if m != "2026-07")
+    assert max(county_day(v.started_at) for v in visits) < UNTIL  # this month's visits, up to the day before
+    present = {e.originator_id for e in july.events("tiexin.elder.Registered")} - {
+        e.originator_id for e in july.events("tiexin.elder.Departed")
+    }
+    assert {v.elder_id for v in visits if f"{county_day(v.started_at):%Y-%m}" == "2026-07"} == present
+    assert county_day(max(event.timestamp for _, event in july.log)) == UNTIL  # nothing recorded after it
+    assert {e.period for e in july.events("tiexin.evaluation.Submitted")} == {"2025-Q3", "2025-Q4", "2026-Q1"}
+    assert [(b.year, b.lines) for b in july.events("tiexin.budget.Appropriated")] == [
+        (2025, BUDGET_LINES),
+        (2026, BUDGET_LINES),
+    ]
+
+
+def test_the_claims_of_the_month_before_wait_for_approval_and_this_months_are_not_made(july: Built) -> None:
+    claims = july.events("tiexin.claim.Submitted")
+    approved = {a.originator_id for a in july.events("tiexin.claim.Approved")}
+    paid = {p.originator_id for p in july.events("tiexin.claim.Paid")}
+    june = [c for c in claims if c.month == "2026-06"]
+    waiting = [c for c in june if c.originator_id not in approved]
+    assert len(june) == 60 and 10 <= len(waiting) <= 30
+    assert all(c.originator_id in paid for c in june if c.originator_id in approved)
+    assert {c.month for c in claims} == {f"2025-{m:02d}" for m in range(8, 13)} | {f"2026-{m:02d}" for m in range(1, 7)}
+    assert {c.month for c in claims if c.originator_id not in approved} == {"2026-01", "2026-06"}  # A01 and June
+
+
+def test_an_independent_audit_of_a_demo_until_a_day_finds_exactly_its_planted_irregularities(july: Built) -> None:
+    assert {i.code for i in july.summary.irregularities} == PLANTABLE
+    planted = {(i.code, frozenset(i.entity_ids)) for i in july.summary.irregularities}
+    assert audit(july) == planted
+    assert set(july.summary.not_plantable) == {"A02", "A07", "A09"}
+
+
+def test_no_elder_is_overdue_on_the_day_the_demo_ends(july: Built) -> None:
+    """``GET /v1/roster/overdue?as_of=UNTIL``: no elder is without a contact in the last 30 days (none is planted)."""
+    with harness(july.url, projections=False, keys_named=f"o{next(KEYS)}-") as api:
+        overdue = get_as_of(api, f"/v1/roster/overdue?as_of={UNTIL}")
+        assert (overdue["as_of"], overdue["items"]) == (UNTIL.isoformat(), [])
+        assert get_as_of(api, f"/v1/roster/overdue?days=0&as_of={UNTIL}")["items"] != []  # none seen on the day itself
+
+
+def test_a_demo_refuses_to_end_in_the_future_and_writes_nothing(store_url: str) -> None:
+    before = event_count(store_url)
+    with pytest.raises(InvalidInput, match="no future"):
+        run_demo(store_url, master_key=MASTER_KEY, until=date.today() + timedelta(days=2))
+    assert event_count(store_url) == before
+
+
+KEYS = itertools.count()
+
+
+def get_as_of(api: Harness, path: str) -> Any:
+    """A read as known on a day, retried while its replay is still running (503 with Retry-After)."""
+    deadline = time.monotonic() + 300
+    while True:
+        response = api.client.get(path, headers=api.staff.auth("coordinator"))
+        if response.status_code != 503 or time.monotonic() > deadline:
+            assert response.status_code == 200, response.text
+            return response.json()
+        time.sleep(int(response.headers["Retry-After"]))
 
 
 # Same seed, same log ---------------------------------------------------------------------

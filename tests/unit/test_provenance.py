@@ -17,6 +17,7 @@ from ledger.application import Ledger
 from ledger.common import ROLES, SYSTEM, Provenance
 from ledger.errors import InvalidInput, RuleViolation
 from ledger.policies import DEFAULT_PARAMETERS, PolicyKind
+from tests.builders import criteria
 from tests.unit.conftest import (
     COORDINATOR,
     OTHER_TOWNSHIP,
@@ -95,10 +96,10 @@ def test_every_command_stamps_its_events_with_principal_role_keys_and_recording_
     coord(lambda by: ledger.give_feedback(visits[0], rating=5, by=by))
     coord(lambda by: ledger.amend_visit(visits[3], changes={"notes": "n"}, reason_code="typo", by=by))
     step(ledger, clock, evaluator, lambda by: ledger.submit_evaluation(
-        volunteer_id=volunteer, period="2026-02", criteria={"care": 90}, by=by
+        volunteer_id=volunteer, period="2026-02", criteria=criteria(90), by=by
     ))  # fmt: skip
     evaluation = step(ledger, clock, principal("evaluator", "eval-other"), lambda by: ledger.submit_evaluation(
-        volunteer_id=volunteer, period="2026-02", criteria={"care": 80}, by=by
+        volunteer_id=volunteer, period="2026-02", criteria=criteria(80), by=by
     )).id  # fmt: skip
     step(ledger, clock, principal("evaluator", "eval-other"), lambda by: ledger.withdraw_evaluation(
         evaluation, reason="r", by=by

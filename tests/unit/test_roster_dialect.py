@@ -109,8 +109,8 @@ def test_the_tables_keep_their_column_types_and_index_names(db: Cursor) -> None:
         for table in t.TABLES
     }
     assert types["elders"] == {
-        "elder_id": "TEXT", "county": "TEXT", "township": "TEXT", "departed_on": "TEXT", "departure_kind": "TEXT",
-        "last_contact_at": "TEXT", "last_visit_id": "TEXT",
+        "elder_id": "TEXT", "county": "TEXT", "township": "TEXT", "category": "TEXT", "departed_on": "TEXT",
+        "departure_kind": "TEXT", "last_contact_at": "TEXT", "last_visit_id": "TEXT",
     }  # fmt: skip
     assert types["visits"]["voided"] == "BOOLEAN"
     indexes = {r["name"] for r in db.fetch("SELECT name FROM sqlite_master WHERE type = 'index'")}
@@ -171,11 +171,11 @@ def test_a_writer_sends_each_statements_rows_at_once_in_its_fixed_order(db: Curs
     elder = uuid4()
     writer = RosterWriter(db, SQLITE)
     writer.add("relocate", "涟城镇", uid(elder))  # added first, sent after the insert it needs
-    writer.add("register", uid(elder), "LS", "高沟镇")
+    writer.add("register", uid(elder), "LS", "高沟镇", "retired_cadre")
     writer.add("relocate", "高沟镇", uid(elder))
     writer.flush()
     assert db.sent == [
-        (SQLITE.render(t.WRITES["register"]), [(uid(elder), "LS", "高沟镇")]),
+        (SQLITE.render(t.WRITES["register"]), [(uid(elder), "LS", "高沟镇", "retired_cadre")]),
         (SQLITE.render(t.WRITES["relocate"]), [("涟城镇", uid(elder)), ("高沟镇", uid(elder))]),
     ]
     writer.flush()
@@ -200,8 +200,8 @@ def test_a_page_ends_by_recomputing_the_last_contact_of_the_elders_it_touched(db
     elder, other, early, late, elsewhere = (uuid4() for _ in range(5))
     feb = datetime(2026, 2, 2, 1, tzinfo=UTC)
     writer = RosterWriter(db, SQLITE)
-    writer.add("register", uid(elder), "LS", "高沟镇")
-    writer.add("register", uid(other), "LS", "高沟镇")
+    writer.add("register", uid(elder), "LS", "高沟镇", "retired_cadre")
+    writer.add("register", uid(other), "LS", "高沟镇", "retired_cadre")
     record(writer, early, elder, feb)
     record(writer, late, elder, feb.replace(day=20))
     record(writer, elsewhere, other, feb)
@@ -235,7 +235,7 @@ def test_the_roster_pages_in_its_own_query_in_the_order_python_compares_its_keys
     writer = RosterWriter(db, SQLITE)
     for county, township, group in places:
         elder, volunteer = uuid4(), uuid4()
-        writer.add("register", uid(elder), county, township)
+        writer.add("register", uid(elder), county, township, "retired_cadre")
         writer.add("recruit", uid(volunteer), county, township, VolunteerStatus.ACTIVE)
         writer.add("form", uid(uuid4()), uid(volunteer), uid(elder), group, SQLITE.encode(Kind.DAY, date(2026, 2, 2)))
     writer.flush()

@@ -13,6 +13,7 @@ import typer
 from tiexin.cli.asof import asof
 from tiexin.cli.audit import audit_app
 from tiexin.cli.certificates import certificate_app
+from tiexin.cli.counties import county_app
 from tiexin.cli.demo import demo
 from tiexin.cli.exports import claim_sheet, export_year
 from tiexin.cli.keys import keys_app
@@ -27,6 +28,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(seals_app, name="seals")
 app.add_typer(audit_app, name="audit")
 app.add_typer(certificate_app, name="certificate")
+app.add_typer(county_app, name="county")
 audit_app.command("export")(export_year)
 audit_app.command("claim-sheet")(claim_sheet)
 app.command()(serve)

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
+from ledger.common import county_date
 from ledger.settings import redact
 from tiexin.cli.output import console, one_line_errors, progress_bar
 from tiexin.cli.seals import seal_demo
@@ -26,8 +28,19 @@ DEMO_ROLES = ("coordinator", "volunteer", "evaluator", "finance", "auditor", "ad
 def demo(
     seed: Annotated[int, typer.Option(help="Seed of the generator: the same seed builds the same county.")] = 1,
     scale: Annotated[int, typer.Option(min=1, max=200, help="How many counties to build (a province is ~100).")] = 1,
+    until: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="The day the demo's year ends (YYYY-MM-DD; default: today, the county's date): its month is the "
+            "last of the twelve, with visits up to the day before and last month's claims waiting for approval.",
+        ),
+    ] = None,
 ) -> None:
     """Build the demo county of Lianshui (429 elders, 60 volunteers, a year of service) and summarise it.
+
+    The demo's twelve months end today (or on ``--until``): this month's visits, last month's claims
+    waiting for approval, and no elder overdue for a contact.
 
     On a store that already holds the demo county, keep it as it is and make new keys (so that
     ``tiexin demo && tiexin serve`` can be run again); a store holding other records is refused.
@@ -35,11 +48,12 @@ def demo(
     from tiexin.demo.generator import DemoExists, run_demo
 
     url = database_url()
+    last = until.date() if until is not None else county_date(datetime.now(UTC))
     console.print(f"Building {scale} demo {'county' if scale == 1 else 'counties'} in {redact(url)}")
     with one_line_errors():
         try:
             with progress_bar("building") as advance:
-                summary = run_demo(url, seed=seed, scale=scale, master_key=master_key(), progress=advance)
+                summary = run_demo(url, seed=seed, scale=scale, master_key=master_key(), progress=advance, until=last)
         except DemoExists as exists:
             print_kept(exists.demo, url)
             volunteer = exists.demo.volunteer_id
@@ -56,7 +70,7 @@ def print_kept(demo: ExistingDemo, url: str) -> None:
     console.print(
         f"Nothing to build: the store at {redact(url)} already holds the demo county {demo.name} ({demo.county})"
         f"{counties}, {demo.total_events:,} events, built by an earlier `tiexin demo`: kept as it is. "
-        "(To build it afresh, point TIEXIN_DATABASE_URL at a new file or schema; --seed and --scale apply "
+        "(To build it afresh, point TIEXIN_DATABASE_URL at a new file or schema; --seed, --scale and --until apply "
         "only to an empty store.) Earlier demo keys still work; `tiexin keys list` names them, "
         "`tiexin keys revoke NAME` revokes one.",
         highlight=False,
@@ -93,6 +107,19 @@ def key_names(role: str) -> Iterator[str]:
         yield f"demo-{role}-{n}"
 
 
+def covered(summary: DemoSummary) -> str:
+    """Which months the demo covers, in a sentence."""
+    first, last = (date.fromisoformat(f"{month}-01") for month in summary.months)
+    if summary.until is None:
+        return f"The demo covers {first:%B %Y} to {last:%B %Y}; the claims of {last:%B} are paid the month after."
+    before = summary.until.replace(day=1) - timedelta(days=1)
+    return (
+        f"The demo covers {first:%B %Y} to {summary.until.isoformat()}: visits up to the day before; the claims of "
+        f"{before:%B %Y}, submitted from the 3rd, a third of them left awaiting approval; nothing recorded after "
+        f"{summary.until.isoformat()}."
+    )
+
+
 def print_summary(summary: DemoSummary) -> None:
     table = Table(title="Events recorded, by type")
     table.add_column("event type")
@@ -106,6 +133,7 @@ def print_summary(summary: DemoSummary) -> None:
         f"{summary.total_events:,} events in {summary.seconds:.1f} s "
         f"({summary.events_per_second:,.0f} events/s)"
     )
+    console.print(covered(summary), highlight=False)
     planted = Table(title="Deliberate irregularities (for the audit to find)")
     planted.add_column("code", no_wrap=True)
     planted.add_column("what", ratio=1, overflow="fold")  # a long word (an id in a refusal) folds, never cut

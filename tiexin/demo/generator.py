@@ -4,7 +4,16 @@
 the others ``county-002`` / 示范县002 … with the same townships) into an empty store and
 answers a :class:`DemoSummary`. Everything is drawn from the seed: the same seed writes the
 same events, with the same ids, in the same order, on SQLite and on PostgreSQL. Time is a
-clock the demo moves; the wall clock is read only to measure how long the build took.
+clock the demo moves; the wall clock is read only to measure how long the build took and, with
+``until``, so as never to record the future.
+
+The year is written below as 2025. ``run_demo(…, until=DAY)`` (what ``tiexin demo`` asks, with
+today by default) moves every date by whole months so that the twelfth month is ``DAY``'s and ends
+on it (:class:`tiexin.demo.year.DemoYear`): that month's visits fall on the days before ``DAY``
+(fewer of them, but one for every elder, so no elder is overdue for a contact), the previous
+month's claims are submitted from its 3rd and a third of them still await approval, a budget is
+appropriated for each calendar year the months touch, and nothing later than ``DAY`` (or than
+the moment of the build) is recorded. ``until=None`` writes the 2025 year exactly as below.
 
 One county's year (dates are the county's, Asia/Shanghai):
 
@@ -66,12 +75,14 @@ from ledger.events import topic_of
 from ledger.visits import DAILY_LIVING, EMOTIONAL, MEDICAL, PHONE_CALL
 from ledger.volunteers import Volunteer
 from tiexin.demo import people
+from tiexin.demo.year import BASE_LAST_DAY, BASE_YEAR, DemoYear
 
 FIRST_DAY = date(2024, 10, 8)
 LAUNCH = date(2024, 10, 26)
 BUDGET_DAY = date(2024, 12, 20)
-YEAR = 2025
-LAST_DAY = date(2026, 1, 31)
+RECRUITING = date(2024, 10, 21)
+YEAR = BASE_YEAR
+LAST_DAY = BASE_LAST_DAY
 BUDGET_LINES = {TRANSPORT: 18_000_000, COMMUNICATION: 2_700_000}
 """Fen: ¥180,000 and ¥27,000, above the most the policy lets 60 volunteers claim in a year."""
 PAGE = 5000
@@ -84,7 +95,8 @@ PLANTS = {
     "2025-03": "A08", "2025-04": "A06-short", "2025-05": "A05", "2025-06": "A01",
     "2025-07": "A10", "2025-08": "A04", "2025-09": "A03", "2025-10": "A06-long", "2025-11": "A11",
 }  # fmt: skip
-"""The month whose visits (or claims) each irregularity of the first county is planted in."""
+"""The month whose visits (or claims) each irregularity of the first county is planted in (of the
+2025 year: a year ending on another day moves them by whole months, see :class:`DemoYear`)."""
 NOT_PLANTABLE = {
     "A02": "a visit is claimed at most once: its claimed-visit guard has a deterministic id, so a "
     "second claim of it is refused (claim.visit_already_claimed)",
@@ -111,6 +123,10 @@ class DemoSummary:
     not_plantable: dict[str, str]
     volunteer_id: UUID
     """The home county's first volunteer: the one the demo's volunteer key is made for."""
+    months: tuple[str, str] = ("2025-01", "2025-12")
+    """The first and the last of the demo's twelve months of visits."""
+    until: date | None = None
+    """The day the demo ends (None: the 2025 year, run on to the end of January 2026)."""
 
     @property
     def events_per_second(self) -> float:
@@ -222,14 +238,16 @@ Visits = dict[int, list[VisitPlan]]
 class CountyBuild:
     """One county: its people (planned at once), its months (planned as they begin), its actions."""
 
-    def __init__(self, index: int, seed: int) -> None:
+    def __init__(self, index: int, seed: int, year: DemoYear | None = None) -> None:
+        self.year = year if year is not None else DemoYear.of(None)
+        self.launch = self.year.day(LAUNCH)
         self.code = LIANSHUI if index == 0 else f"county-{index + 1:03d}"
         self.name = LIANSHUI_NAME if index == 0 else f"示范县{index + 1:03d}"
         self.prefix = "LSCZ" if index == 0 else self.code.upper().replace("-", "")
         self.townships = list(LIANSHUI_TOWNSHIPS)
         self.rng = random.Random(f"{seed}/{self.code}/plan")
         self.ids = random.Random(seed) if index == 0 else random.Random(f"{seed}/{self.code}/ids")
-        self.elders = people.make_elders(self.rng, self.townships, LAUNCH)
+        self.elders = people.make_elders(self.rng, self.townships, self.launch)
         self.volunteers = people.make_volunteers(
             self.rng, self.name, self.townships, people.team_sizes(self.elders, self.townships)
         )
@@ -250,6 +268,7 @@ class CountyBuild:
         self.cashier = Provenance(f"{self.code}-finance-cashier", "finance")
         self.budget_officer = Provenance(f"{self.code}-finance-budget", "finance")
         self.cast = self.choose_cast() if index == 0 else {}
+        self.plants = {self.year.month(month): plant for month, plant in PLANTS.items()} if self.cast else {}
         self.voided: VisitPlan | None = None
         self.schedule_setup()
 
@@ -259,13 +278,16 @@ class CountyBuild:
         return tuple(f"{code}-coordinator-{n}" for n in (1, 2, 3))
 
     def add(self, at: datetime, run: Callable[..., object], *args: Any) -> None:
+        """Schedule an action at a moment (none after the demo's end: it has not happened yet)."""
+        if not self.year.records(at):
+            return
         self.bucket[county_date(at)].append(Action(at, next(self.seq), partial(run, *args)))
 
     def run_days(self, ledger: Ledger, clock: DemoClock, days: list[date], tick: Callable[[], None]) -> None:
         """Run the actions of some days, in the order of their moments, as one batch."""
         with ledger.batch():
             for day in days:
-                if day.year == YEAR and f"{day:%Y-%m}" not in self.planned:
+                if f"{day:%Y-%m}" in self.year.months and f"{day:%Y-%m}" not in self.planned:
                     self.plan_month(f"{day:%Y-%m}")
                 for action in sorted(self.bucket.pop(day, [])):
                     clock.now = action.at
@@ -284,29 +306,34 @@ class CountyBuild:
     # Setting up: county, people, pairings, budget; training and evaluations -------------
 
     def schedule_setup(self) -> None:
-        self.add(local(FIRST_DAY, 9), self.establish)
+        first, year = self.year.day(FIRST_DAY), self.year
+        self.add(local(first, 9), self.establish)
         for i in range(len(self.elders)):
-            day = FIRST_DAY + timedelta(days=1 + i * 10 // len(self.elders))
+            day = first + timedelta(days=1 + i * 10 // len(self.elders))
             self.add(local(day, 9, 7 * (i % 43)), self.register, i)
         for i in range(len(self.volunteers)):
-            self.add(local(date(2024, 10, 21) + timedelta(days=i // 15), 9, 15 * (i % 15)), self.recruit, i)
+            self.add(local(year.day(RECRUITING) + timedelta(days=i // 15), 9, 15 * (i % 15)), self.recruit, i)
         for i, volunteer in enumerate(self.serving):
-            self.add(local(LAUNCH, 10) + timedelta(seconds=30 * i), self.pair, i, volunteer, LAUNCH)
-        self.add(local(BUDGET_DAY, 10), self.appropriate)
+            self.add(local(self.launch, 10) + timedelta(seconds=30 * i), self.pair, i, volunteer, self.launch)
+        budget_years = year.budget_years
+        self.add(local(year.day(BUDGET_DAY), 10), self.appropriate, budget_years[0])
+        for later in budget_years[1:]:  # a year across two calendar years: the next one's in its December
+            self.add(local(date(later - 1, 12, BUDGET_DAY.day), 10), self.appropriate, later)
         for i in range(len(self.volunteers)):
             for course, on, hours in self.rng.sample(people.COURSES, self.rng.choice((1, 2, 2, 3))):
-                self.add(local(on, 17, i), self.train, i, course, hours, on)
+                self.add(local(year.day(on), 17, i), self.train, i, course, hours, year.day(on))
         self.schedule_evaluations()
 
     def schedule_evaluations(self) -> None:
         quality = [self.rng.randint(78, 95) for _ in self.volunteers]
-        for quarter, start in enumerate((date(2025, 4, 7), date(2025, 7, 7), date(2025, 10, 9), date(2026, 1, 7))):
+        for quarter, written in enumerate((date(2025, 4, 7), date(2025, 7, 7), date(2025, 10, 9), date(2026, 1, 7))):
+            start, period = self.year.day(written), self.year.quarter(written)
             for i in range(len(self.volunteers)):
                 for k in range(3 if self.rng.random() < 0.1 else 2):
                     at = local(start + timedelta(days=self.rng.randint(0, 4)), 9, self.rng.randrange(480))
                     scores = people.evaluation_scores(self.rng, quality[i])
                     by, comment = self.evaluators[(quarter + i + k) % 3], self.rng.choice(people.EVALUATION_COMMENTS)
-                    self.add(at, self.evaluate, i, f"{YEAR}-Q{quarter + 1}", scores, by, comment)
+                    self.add(at, self.evaluate, i, period, scores, by, comment)
 
     def establish(self, ledger: Ledger) -> None:
         if self.code == LIANSHUI:
@@ -334,8 +361,8 @@ class CountyBuild:
             group=self.volunteers[volunteer].group, from_date=on, by=self.coordinator(elder),
         ).id  # fmt: skip
 
-    def appropriate(self, ledger: Ledger) -> None:
-        ledger.appropriate_budget(county=self.code, year=YEAR, lines=dict(BUDGET_LINES), by=self.budget_officer)
+    def appropriate(self, year: int, ledger: Ledger) -> None:
+        ledger.appropriate_budget(county=self.code, year=year, lines=dict(BUDGET_LINES), by=self.budget_officer)
 
     def train(self, i: int, course: str, hours: Decimal, on: date, ledger: Ledger) -> None:
         ledger.record_training(known(self.volunteer_ids[i]), course=course, hours=hours, on=on, by=self.coordinators[0])
@@ -349,12 +376,13 @@ class CountyBuild:
     def plan_month(self, month: str) -> None:
         self.planned.add(month)
         contacts: dict[int, list[tuple[int, str]]] = defaultdict(list)
+        days = self.year.visit_days(month)
         for elder, volunteer in enumerate(self.serving):
-            if elder not in self.departed:
-                for n in range(self.rng.choice(CONTACTS_A_MONTH)):
+            if elder not in self.departed and days:
+                for n in range(self.contacts(month, days)):
                     contacts[volunteer].append((elder, self.rng.choice(LATER_KINDS if n else FIRST_KINDS)))
-        visits = {v: self.schedule_volunteer(v, contacts[v], month) for v in sorted(contacts)}
-        plant = PLANTS.get(month) if self.cast else None
+        visits = {v: self.schedule_volunteer(v, contacts[v], month, days) for v in sorted(contacts)}
+        plant = self.plants.get(month)
         if plant in VISIT_PLANTS:
             VISIT_PLANTS[plant](self, month, visits)
         claims = [c for v in sorted(visits) if (c := self.plan_claim(v, month, visits[v])) is not None]
@@ -367,12 +395,20 @@ class CountyBuild:
             claim.reference = f"{self.prefix}-{claim.month.replace('-', '')}-{n:03d}"
             self.schedule_claim(claim)
 
-    def schedule_volunteer(self, volunteer: int, contacts: list[tuple[int, str]], month: str) -> list[VisitPlan]:
+    def contacts(self, month: str, days: range) -> int:
+        """How many contacts an elder gets in a month: one to three, fewer (but one) on a month's first days."""
+        drawn = self.rng.choice(CONTACTS_A_MONTH)
+        if not self.year.short_month(month):
+            return drawn
+        return max(1, round(drawn * len(days) / last_day(month).day))
+
+    def schedule_volunteer(
+        self, volunteer: int, contacts: list[tuple[int, str]], month: str, open_days: range
+    ) -> list[VisitPlan]:
         """Spread a volunteer's contacts over distinct days (back to back, should the month be full)."""
         self.rng.shuffle(contacts)
-        days_in_month = last_day(month).day
-        days = self.rng.sample(range(1, days_in_month + 1), min(len(contacts), days_in_month))
-        days += [self.rng.randint(1, days_in_month) for _ in contacts[len(days) :]]
+        days = self.rng.sample(open_days, min(len(contacts), len(open_days)))
+        days += [self.rng.randint(open_days.start, open_days.stop - 1) for _ in contacts[len(days) :]]
         by_day: dict[int, list[tuple[int, str]]] = defaultdict(list)
         for contact, day in zip(contacts, days, strict=True):
             by_day[day].append(contact)
@@ -428,6 +464,8 @@ class CountyBuild:
         approve = local(following + timedelta(days=rng.randint(6, 8)), 9, rng.randrange(480))
         pay = local(following + timedelta(days=rng.randint(9, 13)), 10, rng.randrange(360))
         claim = ClaimPlan(volunteer, month, items, submit, (approve, rng.choice(self.approvers)), pay)
+        if self.year.awaits_approval(month) and volunteer % 3 == 0:  # a third of them, when the demo ends
+            claim.approve, claim.pay = None, None
         if self.cast:  # the planted irregularities look claims up; other counties keep none
             self.claims[volunteer, month] = claim
         return claim
@@ -578,7 +616,7 @@ class CountyBuild:
     def plant_voided_after_payment(self, month: str) -> None:
         claim = self.claims[self.cast["A08"], month]
         plan = self.voided = next(p for p in claim.visits if p.details["kind"] != PHONE_CALL)
-        at, by = local(date(YEAR, 5, 20), 10, 30), self.coordinator(plan.elder)
+        at, by = local(self.year.day(date(YEAR, 5, 20)), 10, 30), self.coordinator(plan.elder)
         reason = "家属反映该次上门未实际进行，经核实属误录，解锁后作废"
         self.add(at, lambda ledger: ledger.unlock_visit(known(plan.id), reason=reason, by=by))
         self.add(at + timedelta(minutes=5), lambda ledger: ledger.void_visit(
@@ -617,7 +655,8 @@ class CountyBuild:
 
     def try_refused(self, ledger: Ledger) -> dict[str, str]:
         """Try A02, A07 and A09 once each: each must be refused (and so write nothing)."""
-        paid, pending = self.claims[self.cast["A08"], "2025-03"], self.claims[self.cast["A01"], "2025-06"]
+        paid = self.claims[self.cast["A08"], self.year.month("2025-03")]
+        pending = self.claims[self.cast["A01"], self.year.month("2025-06")]
         attempts: dict[str, Callable[[], object]] = {
             "A02": lambda: ledger.submit_claim(
                 volunteer_id=known(self.volunteer_ids[paid.volunteer]), month=paid.month,
@@ -625,7 +664,7 @@ class CountyBuild:
                 by=self.as_volunteer(paid.volunteer)),
             "A07": lambda: ledger.approve_claim(known(pending.id), by=self.as_volunteer(pending.volunteer)),
             "A09": lambda: ledger.adjust_budget(
-                county=self.code, year=YEAR, line=TRANSPORT, delta=-BUDGET_LINES[TRANSPORT],
+                county=self.code, year=self.year.budget_years[0], line=TRANSPORT, delta=-BUDGET_LINES[TRANSPORT],
                 reason="take the line below what is committed", by=self.budget_officer),
         }  # fmt: skip
         reasons = {}
@@ -664,8 +703,14 @@ def run_demo(
     scale: int = 1,
     master_key: bytes,
     progress: Callable[[int, int], None] | None = None,
+    until: date | None = None,
 ) -> DemoSummary:
     """Build ``scale`` counties into the store at ``url``.
+
+    ``until``: the demo's twelve months end on that day (its month is the last; see :class:`DemoYear`),
+    and nothing is recorded after it, nor after the moment of the build; None: the year 2025 (to the end
+    of January 2026, when December's claims are paid), the same events for the same seed as ever.
+    Raises InvalidInput (``until``) for a day after today (the county's) or before 2001.
 
     ``progress(done, total)`` is called after each simulated county-day (total = days × counties).
     ``seconds`` is the time to build, without the final count of the store's events.
@@ -674,9 +719,10 @@ def run_demo(
     """
     if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
         raise InvalidInput("scale", "build at least one county")
+    year = DemoYear.of(until)
     started = time.perf_counter()
-    builds = [CountyBuild(i, seed) for i in range(scale)]
-    clock, ids = DemoClock(local(FIRST_DAY, 8)), SeededIds([b.ids for b in builds])
+    builds = [CountyBuild(i, seed, year) for i in range(scale)]
+    clock, ids = DemoClock(local(year.day(FIRST_DAY), 8)), SeededIds([b.ids for b in builds])
     # The demo's people are fictional: their keys and nonces come from the seed, so that a seed
     # writes the same log byte for byte on either store. Real records get the OS's randomness.
     randomness = random.Random(f"tiexin-demo-keys-{seed}-{scale}")
@@ -684,7 +730,8 @@ def run_demo(
     try:
         check_fresh(ledger, [b.code for b in builds])
         build_all(ledger, clock, ids, builds, progress)
-        clock.now = local(LAST_DAY, 16)
+        end = local(year.last_day, 16)
+        clock.now = end if year.limit is None else min(end, year.limit)
         not_plantable = builds[0].try_refused(ledger)
         seconds = time.perf_counter() - started
         counts = count_events(ledger)
@@ -698,6 +745,8 @@ def run_demo(
         irregularities=tuple(sorted(builds[0].irregularities, key=lambda i: i.code)),
         not_plantable=not_plantable,
         volunteer_id=known(builds[0].volunteer_ids[0]),
+        months=(year.months[0], year.months[-1]),
+        until=year.until,
     )
 
 
@@ -710,8 +759,9 @@ def build_all(
 ) -> None:
     """Month by month, county by county: each county-month is one transaction."""
     months: dict[tuple[int, int], list[date]] = defaultdict(list)
-    for n in range((LAST_DAY - FIRST_DAY).days + 1):
-        day = FIRST_DAY + timedelta(days=n)
+    first, last = builds[0].year.day(FIRST_DAY), builds[0].year.last_day
+    for n in range((last - first).days + 1):
+        day = first + timedelta(days=n)
         months[day.year, day.month].append(day)
     total, done = sum(map(len, months.values())) * len(builds), 0
 
@@ -727,7 +777,7 @@ def build_all(
             build.run_days(ledger, clock, days, tick)
     for build in builds:
         if build.bucket:
-            raise RuntimeError(f"the demo planned actions after {LAST_DAY}: {sorted(build.bucket)[:3]}")
+            raise RuntimeError(f"the demo planned actions after {last}: {sorted(build.bucket)[:3]}")
 
 
 def check_fresh(ledger: Ledger, codes: list[str]) -> None:
