@@ -44,7 +44,7 @@ A = TypeVar("A", bound=Aggregate)
 
 @dataclass(frozen=True)
 class Written:
-    """What a write answers: the aggregate, its new version and the log position."""
+    """What a write answers: the aggregate, its new version and the log position of the write's last event."""
 
     id: UUID
     version: int
@@ -247,8 +247,8 @@ class LedgerBase(Application[UUID]):
                 self._batch.touched[aggregate.id] = aggregate
             return Written(main.id, main.version, None)
         recordings = self._save_now(*changed)
-        positions = [r.notification.id for r in recordings if r.domain_event.originator_id == main.id]
-        return Written(main.id, main.version, max(positions, default=None))
+        # The last position of the whole write: a reader waiting for it sees every record it changed.
+        return Written(main.id, main.version, max((r.notification.id for r in recordings), default=None))
 
     def _save_now(self, *aggregates_or_events: Any) -> list[Any]:
         return self.save(*aggregates_or_events)

@@ -18,6 +18,7 @@ from typing import Any
 import httpx2
 import pytest
 
+from api.routers.ops import STATUS_TTL
 from tests.builders import as_json, elder_fields
 from tests.conftest import fresh_postgres_schema
 from tests.e2e.test_api_year import Server, serving
@@ -83,6 +84,8 @@ def test_health_answers_and_writes_recover_through_uvicorn(proxied: tuple[Server
     threads = [threading.Thread(target=hang, daemon=True) for _ in range(HANGING_WRITES)]
     for thread in threads:
         thread.start()
+    # The status is read at most once a second (STATUS_TTL): the answer read before the cut may stand that long.
+    noticed = wait_for(lambda: probes.get("/readyz").status_code == 503, timeout=10 * STATUS_TTL)
     timings = []
     for _ in range(5):
         answer, took = timed(lambda: probes.get("/readyz"))
@@ -100,7 +103,7 @@ def test_health_answers_and_writes_recover_through_uvicorn(proxied: tuple[Server
     recovered = wait_for(lambda: relocate().status_code == 200)
     ready_again = wait_for(lambda: probes.get("/readyz").status_code == 200)
     print(
-        f"\n{away} (uvicorn, {HANGING_WRITES} writes hanging): /readyz and /metrics answered in "
+        f"\n{away} (uvicorn, {HANGING_WRITES} writes hanging): noticed after {noticed:.2f} s; /readyz and /metrics answered in "
         f"{min(timings):.2f}–{max(timings):.2f} s; writes worked {recovered:.2f} s after PostgreSQL returned, "
         f"ready {ready_again:.2f} s later"
     )
