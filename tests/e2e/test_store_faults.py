@@ -103,7 +103,8 @@ def test_health_answers_and_writes_recover_through_uvicorn(proxied: tuple[Server
     recovered = wait_for(lambda: relocate().status_code == 200)
     ready_again = wait_for(lambda: probes.get("/readyz").status_code == 200)
     print(
-        f"\n{away} (uvicorn, {HANGING_WRITES} writes hanging): noticed after {noticed:.2f} s; /readyz and /metrics answered in "
+        f"\n{away} (uvicorn, {HANGING_WRITES} writes hanging): noticed after {noticed:.2f} s; "
+        f"/readyz and /metrics answered in "
         f"{min(timings):.2f}–{max(timings):.2f} s; writes worked {recovered:.2f} s after PostgreSQL returned, "
         f"ready {ready_again:.2f} s later"
     )
