@@ -15,7 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from api import docs
+from api import docs, web
 from api.asof import open_as_of_views
 from api.deps import Services
 from api.idempotency import IdempotencyStore
@@ -37,6 +37,7 @@ from api.routers import (
     health,
     history,
     labels,
+    me,
     meetings,
     notices,
     ops,
@@ -59,6 +60,7 @@ from api.settings import ApiSettings
 from api.tables import open_tables
 
 ROUTERS = (
+    me,
     desk,
     readings,
     labels,
@@ -146,6 +148,7 @@ def create_app(settings: ApiSettings) -> FastAPI:
         app.include_router(module.router)
     app.include_router(scores.volunteer_router)  # /v1/volunteers/{id}/score/{month}/explanation, /compare
     app.include_router(docs.router)
+    app.include_router(web.router)  # the web desk at /
     install_handlers(app)
     app.add_middleware(Guard, max_body_bytes=settings.max_body_bytes)
     install_metrics(app, settings.metrics_dir)  # outermost: counts every answer as sent

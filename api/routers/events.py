@@ -222,6 +222,73 @@ async def stream(
     return StreamingResponse(messages, media_type="text/event-stream", headers=headers)
 
 
+HEADS_DOC = (
+    "The log's head position, once at the start and again each time it moves: `id` and `data.position` are "
+    "the position; nothing of the events themselves. Any key: a page that shows a read model's position "
+    "learns here that the model may have moved, and reads it again."
+)
+
+
+@router.get(
+    "/heads",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"},
+                                                        "example": 'id: 42\nevent: head\ndata: {"position": 42}\n\n'}},
+                     "description": HEADS_DOC},
+               **errors()},
+)  # fmt: skip
+async def heads(
+    request: Request,
+    principal: Authenticated,
+    heartbeat: Annotated[float, Query(ge=1, le=60, description="Seconds between keep-alive comments.")] = 15,
+    max_seconds: Annotated[
+        float, Query(ge=1, le=3600, description="The stream ends after this long; reconnect to go on.")
+    ] = 300,
+) -> StreamingResponse:
+    """The log's head as it moves, as server-sent events (any key; positions only, no events)."""
+    watch = log_watch(request.app)
+    if watch.streams >= MAX_STREAMS:
+        raise TooManyStreams("too many open streams; retry later", headers={"Retry-After": RETRY_AFTER_S})
+    token = (request.headers.get("authorization") or "").partition(" ")[2].strip()
+    keys = services(request).keys
+    head = await anyio.to_thread.run_sync(watch.read_head)
+
+    def still_allowed() -> bool:
+        return keys.authenticate(token) is not None
+
+    messages = head_messages(watch, head, still_allowed, heartbeat=heartbeat, lifetime=max_seconds)
+    return StreamingResponse(messages, media_type="text/event-stream", headers={"Cache-Control": "no-cache"})
+
+
+async def head_messages(
+    watch: LogWatch, head: int, still_allowed: Callable[[], bool], *, heartbeat: float, lifetime: float
+) -> AsyncIterator[str]:
+    """One message per move of the head (moves that come together make one), keep-alives between."""
+    now = time.monotonic()
+    deadline, beat_due = now + lifetime, now + heartbeat
+    watch.enter()
+    try:
+        yield f"retry: {RETRY_MS}\n\n{head_message(head)}"
+        while time.monotonic() < deadline:
+            if await watch.wait_past(head, min(beat_due, deadline) - time.monotonic()):
+                head = watch.head
+                yield head_message(head)
+                continue
+            if time.monotonic() >= beat_due:
+                if not await anyio.to_thread.run_sync(still_allowed):
+                    return
+                yield ": keep-alive\n\n"
+                beat_due = time.monotonic() + heartbeat
+    except Exception as error:  # the response has started: end it; the client reconnects
+        log.warning("a head stream ended: %s", type(error).__name__)
+    finally:
+        watch.leave()
+
+
+def head_message(position: int) -> str:
+    return f"id: {position}\nevent: head\ndata: {json.dumps({'position': position})}\n\n"
+
+
 def parse_last_event_id(value: str | None) -> int | None:
     if value is None or not value.strip():
         return None
