@@ -98,7 +98,11 @@ def print_demo_keys(url: str, volunteer_id: UUID) -> None:
             console.print(f"  {role:<12} {token}{mine}", soft_wrap=True, highlight=False)
     finally:
         tables.close()
-    console.print("Next: [bold]tiexin serve[/bold], then open http://127.0.0.1:8000/docs and Authorize with a key.")
+    console.print(
+        "Next: [bold]tiexin serve[/bold], then open [bold]http://127.0.0.1:8000/[/bold] in a browser and paste one of "
+        "these keys (the auditor's sees the most: the county, the budget, the audit and the evaluations); the API's "
+        "docs are at http://127.0.0.1:8000/docs (Authorize with a key)."
+    )
 
 
 def key_names(role: str) -> Iterator[str]:

@@ -58,6 +58,7 @@ def serve(
     base = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
     console.print(
         f"tiexin API on {base} ({workers} worker{'s' * (workers > 1)}), store {redact(url)}\n"
+        f"  desk: open {base}/ in a browser and paste an API key (`tiexin demo` prints one per role)\n"
         f"  docs: {base}/docs   OpenAPI: {base}/openapi.json   health: {base}/healthz\n"
         f"  read models: run {read_side}\n"
         "  keys: tiexin keys create --role ROLE --name NAME",
