@@ -1,4 +1,4 @@
-"""The subsidy audit (from its read model): a budget year, the anomalies A01–A11, and exports.
+"""The subsidy audit (from its read model): a budget year (and month by month), the anomalies A01–A11, and exports.
 
 Auditors and finance read it. Every figure names the log position it reflects; every anomaly the
 events it rests on and the money at stake, in fen and in yuan (per rule: docs/design.md, "Subsidy
@@ -18,7 +18,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from api.asof import AS_OF_LIST_ERRORS, AsOfField, AsOfPage, as_of_reader
+from api.asof import AS_OF_LIST_ERRORS, AsOfField, AsOfPage, as_of_reader, read_today
 from api.export import PARTS, XLSX, YearRows, as_csv, as_xlsx, attachment, year_rows
 from api.labels import Language
 from api.reads import Pages, ReadMeta, ViewRead, view_reader
@@ -26,7 +26,7 @@ from api.schemas import READ_ERRORS, Text, examples
 from ledger.budgets import FIRST_YEAR, LAST_YEAR, BudgetLine, budget_id
 from ledger.claims import ClaimStatus
 from ledger.labels import Lang, label
-from projections.audit import RULES, Anomaly, BudgetReport, ClaimTrail, ItemTrail, TrailRow
+from projections.audit import RULES, Anomaly, BudgetReport, Burndown, ClaimTrail, ItemTrail, MonthPoint, TrailRow
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -183,6 +183,69 @@ def audit_budget(rows: YearRows, meta: Callable[[int], dict[str, Any]]) -> Audit
         **budget_fields(report), claims=tallies(rows), anomaly_counts=counts, over_committed=a09,
         **meta(rows.position),
     )  # fmt: skip
+
+
+class MonthPointOut(BaseModel):
+    """A budget year's lines as known at the end of a county month (by when events were recorded)."""
+
+    month: Annotated[str, Field(description="the county month, YYYY-MM")]
+    through: Annotated[dt.date, Field(description="the last county day it covers: the month's last, or today")]
+    partial: Annotated[bool, Field(description="the current month: the year as known now, not at its end")]
+    lines: list[LineOut]
+    total: LineOut
+
+
+class BurndownOut(BudgetOut):
+    months: Annotated[
+        list[MonthPointOut],
+        Field(
+            description="January to the current county month (months to come have none; a year ended has 12): "
+            "each the lines as known at the end of the month, the current one as known now"
+        ),
+    ]
+
+    model_config = examples(
+        {
+            "county": "lianshui", "year": 2026,
+            "lines": [{"line": BudgetLine.TRANSPORT, "appropriated": 12000000, "committed": 41000, "paid": 30000,
+                       "available": 11959000}],
+            "total": {"line": "total", "appropriated": 12000000, "committed": 41000, "paid": 30000,
+                      "available": 11959000},
+            "months": [
+                {"month": "2026-01", "through": "2026-01-31", "partial": False,
+                 "lines": [{"line": BudgetLine.TRANSPORT, "appropriated": 12000000, "committed": 0, "paid": 0,
+                            "available": 12000000}],
+                 "total": {"line": "total", "appropriated": 12000000, "committed": 0, "paid": 0,
+                           "available": 12000000}},
+                {"month": "2026-02", "through": "2026-02-14", "partial": True,
+                 "lines": [{"line": BudgetLine.TRANSPORT, "appropriated": 12000000, "committed": 41000,
+                            "paid": 30000, "available": 11959000}],
+                 "total": {"line": "total", "appropriated": 12000000, "committed": 41000, "paid": 30000,
+                           "available": 11959000}},
+            ],
+            "position": 1834, "lag": 0, "projection_state": "caught_up", "projection_reason": None,
+        }
+    )  # fmt: skip
+
+
+def point_out(b: Burndown, p: MonthPoint) -> MonthPointOut:
+    fields = budget_fields(BudgetReport(b.position, b.county, b.year, p.lines))
+    return MonthPointOut(
+        month=p.month, through=p.through, partial=p.partial, lines=fields["lines"], total=fields["total"]
+    )
+
+
+@router.get("/budget/{year}/burndown", response_model=BurndownOut, responses=READ_ERRORS)
+def burndown(year: Year, read: AuditAsOfRead, county: CountyQuery = None) -> BurndownOut:
+    """A budget year month by month: each line's appropriated, committed, paid and available at the end of each
+    county month, as known then, and now (auditor, finance); `as_of`: as known on that day, which is then the
+    current day. The current month's point is the year now, the same as `GET /v1/audit/budget/{year}`;
+    months after it are left out. A year never appropriated answers no lines and zero totals."""
+    chosen = county or read.services.settings.home_county
+    found = read.view().burndown(chosen, year, read_today(read))
+    now = budget_fields(BudgetReport(found.position, chosen, year, found.lines))
+    months = [point_out(found, p) for p in found.points]
+    return BurndownOut(**now, months=months, **read.meta(found.position))
 
 
 def anomaly_key(a: Anomaly) -> tuple[str, int, str, str]:

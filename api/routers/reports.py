@@ -1,8 +1,10 @@
-"""Reports of a county's year by township and month: health gift bags handed out, and trainings completed.
+"""Reports of a county by township: health gift bags handed out and trainings completed in a year, by
+month, and the contacts made in a month, by kind.
 
-Both are read from the desk read model (:mod:`projections.desk`), with its position and lag like
-every read; coordinators, auditors and evaluators read them (a volunteer's key is refused: they
-are the county's figures, not one volunteer's).
+All are read from the desk read model (:mod:`projections.desk`), with its position and lag like
+every read; coordinators, auditors and evaluators read them, and finance the contacts too (every
+staff role that lists visits); a volunteer's key is refused: they are the county's figures, not one
+volunteer's.
 
 - **Gift bags**: the county's visits that handed over a health gift bag (健康福寿袋) and are not
   voided, by the township the visit took place in and its county month; and the items those bags
@@ -10,6 +12,10 @@ are the county's figures, not one volunteer's).
   version's count of each item), each item with its label (``?lang=zh|en``).
 - **Trainings**: the courses the county's volunteers completed, by the volunteer's township and
   the course's month: how many, by how many volunteers, and their hours.
+- **Contacts**: the county's visits of a county month that are not voided (a contact that happened,
+  as the roster's last contact and the score count it: a disputed visit still counts), by the
+  township the visit took place in and by kind, each kind with its label (``?lang=zh|en``); every
+  township of the county is listed, in the county's order, with zeros where nobody was reached.
 """
 
 from __future__ import annotations
@@ -25,18 +31,22 @@ from pydantic import BaseModel, Field
 
 from api.labels import Language
 from api.reads import ReadMeta, ViewRead, view_reader
+from api.routers.desk import MONTH
 from api.schemas import READ_ERRORS, Text, examples
 from api.service import load
 from ledger.budgets import FIRST_YEAR, LAST_YEAR
-from ledger.common import first_day, month_of
+from ledger.common import county_date, first_day, month_of
 from ledger.counties import County, county_id
 from ledger.labels import Lang, label
 from ledger.policies import GiftBagItem, Policy, PolicyKind, PolicyVersion, gift_bag_contents, policy_id
-from projections.desk import GiftBagCount, TrainingDone
+from ledger.visits import VisitKind
+from projections.desk import ContactCount, GiftBagCount, TrainingDone
 
 router = APIRouter(prefix="/v1/reports", tags=["reports"])
 
 ReportRead = Annotated[ViewRead, Depends(view_reader("desk", "coordinator", "auditor", "evaluator"))]
+ContactReportRead = Annotated[ViewRead, Depends(view_reader("desk", "coordinator", "auditor", "evaluator", "finance"))]
+"""Every staff role that lists visits (``GET /v1/visits``), a volunteer's key excepted."""
 CountyQuery = Annotated[Text | None, Query(description="the county's code (omitted: the home county)")]
 YearQuery = Annotated[int, Query(ge=FIRST_YEAR, le=LAST_YEAR, description="a calendar year", examples=[2026])]
 EXAMPLE_META = {"position": 1834, "lag": 0, "projection_state": "caught_up", "projection_reason": None}
@@ -209,3 +219,108 @@ def trainings(read: ReportRead, year: YearQuery, county: CountyQuery = None) -> 
     answer = read.view().trainings_of_county(found.code, year)
     rows, total = training_rows(answer.rows, township_order(found))
     return TrainingReportOut(county=found.code, year=year, rows=rows, total=total, **read.meta(answer.position))
+
+
+# Contacts -----------------------------------------------------------------------------------
+
+
+class KindCountOut(BaseModel):
+    kind: Annotated[str, Field(description=f"one of {', '.join(VisitKind)}")]
+    kind_label: Annotated[str, Field(description="the kind in the language asked for (?lang=zh|en)")]
+    contacts: int
+
+
+Contacts = Annotated[int, Field(description="visits not voided, of every kind")]
+HomeVisits = Annotated[int, Field(description="those of them at home (every kind but phone_call)")]
+ByKind = Annotated[list[KindCountOut], Field(description="by kind: every kind, zeros too")]
+
+
+class ContactRowOut(BaseModel):
+    township: Annotated[str, Field(description="where the visits took place")]
+    contacts: Contacts
+    home_visits: HomeVisits
+    kinds: ByKind
+
+
+class ContactTotalOut(BaseModel):
+    contacts: Contacts
+    home_visits: HomeVisits
+    kinds: ByKind
+
+
+class ContactReportOut(ReadMeta):
+    county: str
+    month: Annotated[str, Field(description="the county month, YYYY-MM")]
+    rows: Annotated[list[ContactRowOut], Field(description="one per township of the county, in its order")]
+    total: ContactTotalOut
+
+    model_config = examples(
+        {
+            "county": "lianshui", "month": "2026-02",
+            "rows": [{
+                "township": "高沟镇", "contacts": 31, "home_visits": 19,
+                "kinds": [
+                    {"kind": VisitKind.MEDICAL, "kind_label": "医疗服务", "contacts": 8},
+                    {"kind": VisitKind.EMOTIONAL, "kind_label": "精神慰藉", "contacts": 7},
+                    {"kind": VisitKind.DAILY_LIVING, "kind_label": "生活照料", "contacts": 4},
+                    {"kind": VisitKind.PHONE_CALL, "kind_label": "电话问候", "contacts": 12},
+                ],
+            }],
+            "total": {
+                "contacts": 31, "home_visits": 19,
+                "kinds": [
+                    {"kind": VisitKind.MEDICAL, "kind_label": "医疗服务", "contacts": 8},
+                    {"kind": VisitKind.EMOTIONAL, "kind_label": "精神慰藉", "contacts": 7},
+                    {"kind": VisitKind.DAILY_LIVING, "kind_label": "生活照料", "contacts": 4},
+                    {"kind": VisitKind.PHONE_CALL, "kind_label": "电话问候", "contacts": 12},
+                ],
+            },
+            **EXAMPLE_META,
+        }
+    )  # fmt: skip
+
+
+def contact_counts(counts: dict[str, int], lang: Lang) -> ContactTotalOut:
+    """Contacts (``counts`` by kind): every kind of the ledger's, then any other the view holds."""
+    kinds = [*map(str, VisitKind), *sorted(set(counts) - set(VisitKind))]
+    return ContactTotalOut(
+        contacts=sum(counts.values()),
+        home_visits=sum(n for kind, n in counts.items() if kind != VisitKind.PHONE_CALL),
+        kinds=[
+            KindCountOut(kind=kind, kind_label=label(VisitKind, kind, lang), contacts=counts.get(kind, 0))
+            for kind in kinds
+        ],
+    )
+
+
+def contact_rows(
+    counts: Iterable[ContactCount], county: County, lang: Lang
+) -> tuple[list[ContactRowOut], ContactTotalOut]:
+    """Every township of the county in its order (then any other a visit names), and the month's total."""
+    by_township: dict[str, dict[str, int]] = {name: {} for name in county.townships}
+    total: dict[str, int] = {}
+    for c in counts:
+        by_township.setdefault(c.township, {})[c.kind] = c.contacts
+        total[c.kind] = total.get(c.kind, 0) + c.contacts
+    order = township_order(county)
+    townships = sorted(by_township, key=lambda t: (order.get(t, len(order)), t))
+    rows = [ContactRowOut(township=t, **dict(contact_counts(by_township[t], lang))) for t in townships]
+    return rows, contact_counts(total, lang)
+
+
+@router.get("/contacts", response_model=ContactReportOut, responses=READ_ERRORS)
+def contacts(
+    read: ContactReportRead,
+    lang: Language,
+    county: CountyQuery = None,
+    month: Annotated[
+        str | None, Query(pattern=MONTH, description="a county month, YYYY-MM (omitted: the current one)")
+    ] = None,
+) -> ContactReportOut:
+    """Contacts made in a county's month, by township and kind: its visits not voided (coordinator, auditor,
+    evaluator, finance)."""
+    found = county_of(read, county)
+    chosen = month or month_of(county_date(read.services.settings.clock()))
+    answer = read.view().contacts(found.code, chosen)
+    rows, total = contact_rows(answer.rows, found, lang)
+    return ContactReportOut(county=found.code, month=chosen, rows=rows, total=total, **read.meta(answer.position))

@@ -1,9 +1,11 @@
-"""The roster (from its read model): active pairings, elders with nobody, elders overdue for a contact.
+"""The roster (from its read model): active pairings, elders with nobody, elders overdue for a contact,
+and those counted by township.
 
 Ids, townships, groups, dates and statuses only: names and phones stay in the ledger (read one
 elder or volunteer for them). A coordinator or an auditor reads it all; a volunteer's key reads
 its own pairings and nothing else of the roster. Each list takes ``?as_of=DATE``: the roster as known
-on that day (:mod:`api.asof`); the overdue list then counts its days back from that day.
+on that day (:mod:`api.asof`); the overdue list (and the townships' overdue count) then counts its
+days back from that day.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from api.problems import BadRequest
 from api.reads import Pages, Paging, ViewRead
 from api.schemas import Text, examples
 from ledger.elders import ElderCategory
-from projections.roster import OverdueRow, PairingKey, PairingRow, UnpairedRow, pairing_key
+from projections.roster import OverdueRow, PairingKey, PairingRow, TownshipRow, UnpairedRow, pairing_key
 
 router = APIRouter(prefix="/v1/roster", tags=["roster"])
 
@@ -30,6 +32,9 @@ CountyQuery = Annotated[Text | None, Query(description="a county's code (omitted
 TownshipQuery = Annotated[Text | None, Query(description="one township, e.g. 高沟镇")]
 CategoryQuery = Annotated[
     str | None, Query(pattern=f"^({'|'.join(ElderCategory)})$", description="only elders of this category")
+]
+DaysQuery = Annotated[
+    int, Query(ge=0, le=3660, description="no contact on or after today − days (county dates; today: `as_of`)")
 ]
 
 EXAMPLE_IDS = {
@@ -85,6 +90,21 @@ class OverdueItem(BaseModel):
             "volunteer_ids": ["5a9d3c1e-8e2f-4c6b-b1a7-2f3e4d5c6b7a"],
         }
     )  # fmt: skip
+
+
+class TownshipItem(BaseModel):
+    county: str
+    township: str
+    elders: Annotated[int, Field(description="present (not departed)")]
+    paired: Annotated[int, Field(description="present, with an active pairing to an active volunteer")]
+    unpaired: Annotated[int, Field(description="present with none: what /v1/roster/unpaired lists of the township")]
+    overdue: Annotated[
+        int, Field(description="what /v1/roster/overdue lists of the township for the same `days` (and `as_of`)")
+    ]
+
+    model_config = examples(
+        {"county": "lianshui", "township": "高沟镇", "elders": 18, "paired": 17, "unpaired": 1, "overdue": 2}
+    )
 
 
 def pairing_cursor(p: PairingRow) -> tuple[str, ...]:
@@ -166,9 +186,7 @@ def overdue_key(o: OverdueRow) -> tuple[bool, str, str]:
 async def overdue(
     read: StaffRosterRead,
     pages: Pages,
-    days: Annotated[
-        int, Query(ge=0, le=3660, description="no contact on or after today − days (county dates; today: `as_of`)")
-    ] = 30,
+    days: DaysQuery = 30,
     county: CountyQuery = None,
     township: TownshipQuery = None,
     category: CategoryQuery = None,
@@ -182,5 +200,34 @@ async def overdue(
         chosen, cursor = pages.page(answer.rows, overdue_key)
         items = [OverdueItem.model_validate(r, from_attributes=True) for r in chosen]
         return AsOfPage[OverdueItem](items=items, next_cursor=cursor, **read.meta(answer.position))
+
+    return await read.page(pages, build, today)
+
+
+def township_key(t: TownshipRow) -> tuple[str, str]:
+    return (t.county, t.township)
+
+
+@router.get("/townships", response_model=AsOfPage[TownshipItem], responses=AS_OF_LIST_ERRORS)
+async def townships(
+    read: StaffRosterRead,
+    pages: Pages,
+    days: DaysQuery = 30,
+    county: CountyQuery = None,
+    category: CategoryQuery = None,
+) -> Response:
+    """Each township's elders: present, paired, unpaired and overdue (`days` as on the overdue list), by county
+    and township (coordinator, auditor); `as_of`: as known on that day, counting the days back from it.
+
+    The counts are those of `/v1/roster/unpaired` and `/v1/roster/overdue` for the township, the same filters
+    given. The roster keeps no county's list of townships: a township is listed once an elder was registered
+    or relocated there (one whose elders all departed is listed with zeros); one with none never is."""
+    today = read_today(read)
+
+    def build() -> AsOfPage[TownshipItem]:
+        answer = read.view().townships(days, today, county=county, category=category)
+        chosen, cursor = pages.page(answer.rows, township_key)
+        items = [TownshipItem.model_validate(r, from_attributes=True) for r in chosen]
+        return AsOfPage[TownshipItem](items=items, next_cursor=cursor, **read.meta(answer.position))
 
     return await read.page(pages, build, today)

@@ -12,6 +12,8 @@ What it answers (each answer carries the view's log position):
   its pairing (volunteer, elder, from, ended) and its events, the elder's relocations and
   departure if any, and the anomalies that involve the claim or its visits — every event with its
   log position.
+- :meth:`AuditView.burndown` ``(county, year, today)``: the year's lines as known at the end of
+  each county month, January to the current one (:mod:`projections.audit.burndown`), and now.
 - :meth:`AuditView.anomalies` ``(code=None)``: every anomaly (see :mod:`projections.audit.rules`
   for the rules), with the ids it is about, the positions of the events it rests on, a line
   of explanation and the money at stake (``amount_fen``, and ``amount_yuan``).
@@ -27,6 +29,7 @@ lines, trail, anomalies}`` (:mod:`projections.audit.tables`); like the history, 
 personal data of elders (no names, addresses, phones or readings; of a registration or a
 relocation, only the township).
 
+- :mod:`~projections.audit.burndown`: a budget year month by month, from the trail and the claims, pure;
 - :mod:`~projections.audit.rules`: the rules A01–A11 and their money at stake, pure, and the rows they read;
 - :mod:`~projections.audit.fold`: each event class → the change to a page's rows and a trail row;
 - :mod:`~projections.audit.page`: a page: load, fold, decide, write; the projection's handlers;
@@ -40,12 +43,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from functools import cached_property
 from typing import Any
 from uuid import UUID
 
-from ledger.budgets import BudgetLine, budget_id
+from ledger.budgets import budget_id
+from projections.audit.burndown import Burndown, MonthPoint, balances, line_order, lines_at, month_points, movements
 from projections.audit.fold import FOLDS, PageState, TrailRow
 from projections.audit.page import HANDLERS, AuditWriter
 from projections.audit.queries import AuditSQL
@@ -79,10 +83,6 @@ from projections.storage import Kind, PagedView, open_view
 from projections.storage.types import Cursor
 
 # A cursor is the store driver's (sqlite3's or psycopg's): Any here.
-
-
-LINE_ORDER: tuple[str, ...] = tuple(BudgetLine)
-"""How a budget's lines are listed (then any other line, by name)."""
 
 
 @dataclass(frozen=True)
@@ -207,8 +207,30 @@ class AuditView(PagedView[AuditWriter]):
         with self.reading() as cursor:
             position = self.position_in(cursor)
             lines = self.load(cursor, LINES, "budget_id", [budget_id(county, year)])
-        lines.sort(key=lambda line: (LINE_ORDER.index(line.line) if line.line in LINE_ORDER else 9, line.line))
+        lines.sort(key=lambda line: line_order(line.line))
         return BudgetReport(position, county, year, tuple(lines))
+
+    def burndown(self, county: str, year: int, today: date) -> Burndown:
+        """A budget year month by month, January to ``today``'s month, and its lines now (what :meth:`budget`
+        answers), from one snapshot.
+
+        The movements are read from the trail of the budget and of the county's claims of the year (the
+        ledger commits a claim to the budget of its county and its month's year). Should they not add up to
+        the lines now (a commitment the audit holds for a claim not of that year: the audit does not
+        trust the write side), the budget's whole trail is read instead, by a scan."""
+        budget = budget_id(county, year)
+        with self.reading() as cursor:
+            position = self.position_in(cursor)
+            lines = sorted(self.load(cursor, LINES, "budget_id", [budget]), key=lambda line: line_order(line.line))
+            claims = {c.claim_id: c for c in self.sql.claims_of(cursor, county, year)}
+            trail = self.load(cursor, TRAIL, "subject_id", [budget, *claims])
+            moves = movements(budget, trail, claims)
+            if balances(lines_at(budget, county, year, (), moves)) != balances(lines):
+                payments = [r for r in trail if r.entity_id != budget]
+                moves = movements(budget, [*self.sql.trail_of_entity(cursor, budget), *payments], claims)
+        names = [line.line for line in lines]
+        points = month_points(budget, county, year, names, moves, today)
+        return Burndown(position, county, year, tuple(lines), points)
 
     def trail(self, claim_id: UUID) -> ClaimTrail:
         """A claim → its items → their visits → pairings → confirmations, disputes, voids."""
@@ -356,12 +378,14 @@ __all__ = [
     "AuditView",
     "AuditWriter",
     "BudgetReport",
+    "Burndown",
     "ClaimState",
     "ClaimTrail",
     "DepartureState",
     "ItemState",
     "ItemTrail",
     "LineState",
+    "MonthPoint",
     "PageState",
     "PairingState",
     "ResidenceState",

@@ -21,8 +21,9 @@ from typing import Any
 from uuid import UUID
 
 from ledger.visits import VisitStatus
-from projections.audit.rules import ItemState, VisitState
-from projections.audit.tables import ANOMALIES, CODE_GROUPS, ITEMS, LOOKUPS, ROWS, VISITS, Rows
+from projections.audit.fold import TrailRow
+from projections.audit.rules import ClaimState, ItemState, VisitState
+from projections.audit.tables import ANOMALIES, CLAIMS, CODE_GROUPS, ITEMS, LOOKUPS, ROWS, TRAIL, VISITS, Rows
 from projections.storage import Dialect, Kind, PostgresDialect
 from projections.storage.types import Cursor, Row, Statement
 
@@ -110,6 +111,12 @@ VOLUNTEER_VISITS = (
 )
 """A volunteer's visits that overlap a window (by the index on volunteer and end), voided ones too."""
 
+YEAR_CLAIMS = f"SELECT {', '.join(CLAIMS.names)} FROM {{claims}} WHERE county = ? AND month >= ? AND month <= ?"
+"""A county's claims of a year's months (by the index on county and month)."""
+ENTITY_TRAIL = f"SELECT {', '.join(TRAIL.names)} FROM {{trail}} WHERE entity_id = ?"
+"""Every trail row of one entity's events. The trail is indexed by subject, not entity: a scan, for the rare
+question a subject cannot answer (:meth:`projections.audit.AuditView.burndown`)."""
+
 VOIDED_VISITS = f"SELECT {', '.join(VISITS.names)} FROM {{visits}} WHERE visit_id {{any_of}} AND status = '{VOIDED}'"
 UNCONFIRMED_ITEMS = (
     f"SELECT {_columns('i', ITEMS)} FROM {{items}} AS i LEFT JOIN {{visits}} AS v ON v.visit_id = i.visit_id "
@@ -167,6 +174,8 @@ class AuditSQL:
         self.odd = d.render(UNCONFIRMED_VISITS.of(d))
         self.position = d.render(POSITION)
         self.of_volunteer = d.render(VOLUNTEER_VISITS)
+        self.year_claims = d.render(YEAR_CLAIMS)
+        self.entity_trail = d.render(ENTITY_TRAIL)
         self.settle = SETTLE.of(d)
         self._codecs = {r.suffix: self._codecs_of(r) for r in ROWS}
 
@@ -237,6 +246,16 @@ class AuditSQL:
         cursor.execute(self.of_volunteer, window)
         found = [self.make(VISITS, r) for r in cursor.fetchall()]
         return sorted((v for v in found if start <= v.started_at < end), key=lambda v: (v.started_at, str(v.visit_id)))
+
+    def claims_of(self, cursor: Cursor, county: str, year: int) -> list[ClaimState]:
+        """The county's claims of the year's months."""
+        cursor.execute(self.year_claims, (county, f"{year:04d}-01", f"{year:04d}-12"))
+        return [self.make(CLAIMS, r) for r in cursor.fetchall()]
+
+    def trail_of_entity(self, cursor: Cursor, entity_id: UUID) -> list[TrailRow]:
+        """The trail rows of one entity's events (a scan: see :data:`ENTITY_TRAIL`)."""
+        cursor.execute(self.entity_trail, (self.dialect.encode(Kind.UUID, entity_id),))
+        return [self.make(TRAIL, r) for r in cursor.fetchall()]
 
     def near_visits(self, cursor: Cursor, windows: list[tuple[UUID, datetime, datetime]]) -> list[VisitState]:
         if not windows:

@@ -1,5 +1,6 @@
 """The desk read model: the lists people work from (visits, claims, evaluations, trainings), and the
-county's gift bags and trainings by township and month (the reports, :meth:`DeskView.gift_bags`).
+county's gift bags and trainings by township and month and its contacts of a month by township and
+kind (the reports, :meth:`DeskView.gift_bags`, :meth:`DeskView.contacts`).
 
 A volunteer finds the visits they may claim, a finance officer the claims waiting for approval, a
 coordinator a month's visits of a township or an elder, an evaluator the evaluations of a period.
@@ -93,6 +94,15 @@ class GiftBagCount:
     township: str
     month: str
     bags: int
+
+
+@dataclass(frozen=True)
+class ContactCount:
+    """Contacts of one kind in a township in a month: the visits of that kind there, not voided."""
+
+    township: str
+    kind: str
+    contacts: int
 
 
 @dataclass(frozen=True)
@@ -198,6 +208,14 @@ class DeskView(PagedView[BatchWriter]):
         found = (GiftBagCount(r["township"], r["month"], int(r["bags"])) for r in rows)
         return Answer(position, tuple(sorted(found, key=lambda c: (c.township, c.month))))
 
+    def contacts(self, county: str, month: str) -> Answer[ContactCount]:
+        """The county's contacts of a month (its volunteers' visits that started in it and are not voided, as
+        the roster's last contact and the score's contacts count them) by township (where the visit took
+        place) and kind."""
+        position, [rows] = self.read((tables.CONTACTS, [county, month, VOIDED]))
+        found = (ContactCount(r["township"], r["kind"], int(r["contacts"])) for r in rows)
+        return Answer(position, tuple(sorted(found, key=lambda c: (c.township, c.kind))))
+
     def trainings_of_county(self, county: str, year: int) -> Answer[TrainingDone]:
         """The courses the county's volunteers completed in a calendar year, with each one's township."""
         d = self.dialect
@@ -249,6 +267,7 @@ def open_projection(url: str) -> DeskProjection:
 
 __all__ = [
     "ClaimRow",
+    "ContactCount",
     "DeskProjection",
     "DeskView",
     "EvaluationRow",

@@ -138,6 +138,13 @@ GIFT_BAGS = (
     "GROUP BY v.township, v.month"
 )
 """Bags handed out by where and when: the county's visits of a span of months that hand one over, not voided."""
+CONTACTS = (
+    "SELECT v.township AS township, v.kind AS kind, COUNT(*) AS contacts FROM {visits} v "
+    "JOIN {volunteers} p ON p.volunteer_id = v.volunteer_id "
+    "WHERE p.county = ? AND v.month = ? AND v.status <> ? "
+    "GROUP BY v.township, v.kind"
+)
+"""Contacts by where and what: the county's visits of a month that are not voided, by township and kind."""
 TRAININGS_OF_COUNTY = (
     "SELECT p.township AS township, t.volunteer_id AS volunteer_id, t.hours AS hours, t.on_day AS on_day "
     "FROM {trainings} t JOIN {volunteers} p ON p.volunteer_id = t.volunteer_id "

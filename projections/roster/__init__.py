@@ -10,7 +10,9 @@ Answers (each an :class:`~projections.storage.Answer`: rows and the log position
   latest ``started_at`` of its visits not voided (amendments of ``started_at`` move it, a void
   takes the visit out);
 - :meth:`RosterView.overdue`: elders present with no contact on or after ``today - days``
-  (county calendar), or never; each with its active volunteers, to know whom to call.
+  (county calendar), or never; each with its active volunteers, to know whom to call;
+- :meth:`RosterView.townships`: per township, its present elders, how many are paired and how
+  many the two lists above hold (the same conditions, counted in one query).
 
 A pairing's township is its elder's (as relocated); a group is the pairing's. No names, phones or
 addresses are kept (see :mod:`~projections.roster.rows`). Visit details other than who and when
@@ -33,6 +35,7 @@ from projections.roster.rows import (
     OverdueRow,
     PairingKey,
     PairingRow,
+    TownshipRow,
     UnpairedRow,
     pairing_key,
 )
@@ -75,6 +78,7 @@ __all__ = [
     "RosterProjection",
     "RosterView",
     "RosterWriter",
+    "TownshipRow",
     "UnpairedRow",
     "open_projection",
     "open_roster_view",

@@ -81,6 +81,22 @@ class OverdueRow:
     """The elder's active pairings' volunteers (empty: unpaired)."""
 
 
+@dataclass(frozen=True)
+class TownshipRow:
+    """A township's elders as the roster's lists count them."""
+
+    county: str
+    township: str
+    elders: int
+    """Present (not departed)."""
+    paired: int
+    """Present, with an active pairing to an active volunteer: ``elders - unpaired``."""
+    unpaired: int
+    """What :meth:`~projections.roster.RosterView.unpaired` lists of the township."""
+    overdue: int
+    """What :meth:`~projections.roster.RosterView.overdue` lists of the township, for the same days and day."""
+
+
 def overdue_row(elder: dict[str, Any], today: date) -> OverdueRow:
     """An overdue elder's row from its decoded columns and the ids of its volunteers (any order)."""
     last = elder["last_contact_at"]

@@ -96,12 +96,19 @@ collation; SQLite's default), as Python compares the cursor's text."""
 PAIRINGS_AFTER = f" AND ({', '.join(PAIRING_ORDER)}) > (?, ?, ?, ?, ?)"
 """Keyset paging: only the pairings past a :func:`~projections.roster.rows.pairing_key`."""
 PAIRINGS_ORDERED = f" ORDER BY {', '.join(PAIRING_ORDER)}"
+PRESENT = "e.departed_on IS NULL"
+"""An elder not departed (of ``{elders} e``)."""
+SERVED = (
+    "EXISTS (SELECT 1 FROM {pairings} p JOIN {volunteers} v ON v.volunteer_id = p.volunteer_id "
+    "WHERE p.elder_id = e.elder_id AND p.ended_on IS NULL AND v.status = ?)"
+)
+"""The elder ``e`` has an active pairing to a volunteer of the status given (``VolunteerStatus.ACTIVE``)."""
+NOT_CONTACTED_SINCE = "(e.last_contact_at IS NULL OR e.last_contact_at < ?)"
+"""The elder ``e`` had no contact at or after the instant given, or never."""
 UNPAIRED = (
     "SELECT e.elder_id, e.county, e.township, "
     "(SELECT COUNT(*) FROM {pairings} p WHERE p.elder_id = e.elder_id AND p.ended_on IS NULL) AS pairings, "
-    "e.last_contact_at FROM {elders} e WHERE e.departed_on IS NULL AND NOT EXISTS ("
-    "SELECT 1 FROM {pairings} p JOIN {volunteers} v ON v.volunteer_id = p.volunteer_id "
-    "WHERE p.elder_id = e.elder_id AND p.ended_on IS NULL AND v.status = ?)"
+    f"e.last_contact_at FROM {{elders}} e WHERE {PRESENT} AND NOT {SERVED}"
 )
 """Its first parameter is the status of a volunteer who serves (``VolunteerStatus.ACTIVE``)."""
 LOADS = (
@@ -117,9 +124,20 @@ ELDERS_OF = (
 OVERDUE = (
     "SELECT e.elder_id, e.county, e.township, e.last_contact_at, e.last_visit_id, p.volunteer_id "
     "FROM {elders} e LEFT JOIN {pairings} p ON p.elder_id = e.elder_id AND p.ended_on IS NULL "
-    "WHERE e.departed_on IS NULL AND (e.last_contact_at IS NULL OR e.last_contact_at < ?)"
+    f"WHERE {PRESENT} AND {NOT_CONTACTED_SINCE}"
 )
 """One row per elder and active pairing (or one with no volunteer): the view groups them."""
+TOWNSHIPS = (
+    "SELECT e.county, e.township, "
+    f"SUM(CASE WHEN {PRESENT} THEN 1 ELSE 0 END) AS elders, "
+    f"SUM(CASE WHEN {PRESENT} AND NOT {SERVED} THEN 1 ELSE 0 END) AS unpaired, "
+    f"SUM(CASE WHEN {PRESENT} AND {NOT_CONTACTED_SINCE} THEN 1 ELSE 0 END) AS overdue "
+    "FROM {elders} e WHERE TRUE"
+)
+"""Per township (grouped by :data:`BY_TOWNSHIP` after the filters): its present elders, those of them
+:data:`UNPAIRED` lists and those :data:`OVERDUE` lists, by the same conditions. Its parameters: the
+status of a volunteer who serves, then the instant of the overdue cutoff."""
+BY_TOWNSHIP = " GROUP BY e.county, e.township"
 
 KINDS: dict[str, Kind] = {**ELDERS.kinds, **VOLUNTEERS.kinds, **PAIRINGS.kinds, "elder_departed_on": Kind.DAY}
 """How the columns the queries answer are decoded (a column means the same in every table it is in)."""

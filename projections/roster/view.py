@@ -21,6 +21,7 @@ from projections.roster.rows import (
     OverdueRow,
     PairingKey,
     PairingRow,
+    TownshipRow,
     UnpairedRow,
     overdue_row,
 )
@@ -37,6 +38,15 @@ def filters(alias: str, **values: Any) -> tuple[str, list[Any]]:
     """`` AND alias.column = ?`` for each value given (None: not a filter)."""
     given = {column: value for column, value in values.items() if value is not None}
     return "".join(f" AND {alias}.{column} = ?" for column in given), list(given.values())
+
+
+def overdue_cutoff(days: int, today: date) -> datetime:
+    """The start of the county day ``today - days``: a contact before it is too old."""
+    if isinstance(days, bool) or not isinstance(days, int) or days < 0:
+        raise ValueError("days must be a whole number of days, 0 or more")
+    if not isinstance(today, date) or isinstance(today, datetime):
+        raise ValueError("today must be a calendar date")
+    return datetime.combine(today - timedelta(days=days), time(), tzinfo=COUNTY_TZ)
 
 
 class RosterView(PagedView[RosterWriter]):
@@ -117,11 +127,7 @@ class RosterView(PagedView[RosterWriter]):
     ) -> Answer[OverdueRow]:
         """Elders present with no contact on or after ``today - days`` (county dates), or never;
         the never contacted first, then the longest without contact."""
-        if isinstance(days, bool) or not isinstance(days, int) or days < 0:
-            raise ValueError("days must be a whole number of days, 0 or more")
-        if not isinstance(today, date) or isinstance(today, datetime):
-            raise ValueError("today must be a calendar date")
-        cutoff = datetime.combine(today - timedelta(days=days), time(), tzinfo=COUNTY_TZ)
+        cutoff = overdue_cutoff(days, today)
         extra, params = filters("e", county=county, township=township, category=category)
         since = self.dialect.encode(Kind.INSTANT, cutoff)
         position, [rows] = self.read((tables.OVERDUE + extra, [since, *params]))
@@ -134,6 +140,36 @@ class RosterView(PagedView[RosterWriter]):
                 elder["volunteer_ids"].append(volunteer)
         found = [overdue_row(elder, today) for elder in elders.values()]
         found.sort(key=lambda o: (o.last_contact_at is not None, o.last_contact_at or NEVER, str(o.elder_id)))
+        return Answer(position, tuple(found))
+
+    def townships(
+        self,
+        days: int,
+        today: date,
+        *,
+        county: str | None = None,
+        township: str | None = None,
+        category: str | None = None,
+    ) -> Answer[TownshipRow]:
+        """Each township the roster knows an elder in (departed ones too), by county and township: its
+        present elders, how many :meth:`unpaired` and :meth:`overdue` (same ``days`` and ``today``) list.
+
+        Counted by the same conditions as those lists, in one snapshot. The roster does not keep the
+        counties' townships (the log's ``County.Established``): a township no elder was ever registered
+        or relocated in is not here."""
+        cutoff = overdue_cutoff(days, today)
+        extra, params = filters("e", county=county, township=township, category=category)
+        since = self.dialect.encode(Kind.INSTANT, cutoff)
+        statement = tables.TOWNSHIPS + extra + tables.BY_TOWNSHIP
+        position, [rows] = self.read((statement, [VolunteerStatus.ACTIVE, since, *params]))
+        found = [
+            TownshipRow(
+                r["county"], r["township"], int(r["elders"]), int(r["elders"]) - int(r["unpaired"]),
+                int(r["unpaired"]), int(r["overdue"]),
+            )
+            for r in rows
+        ]  # fmt: skip
+        found.sort(key=lambda t: (t.county, t.township))
         return Answer(position, tuple(found))
 
     def _uid(self, value: UUID | None) -> Any:

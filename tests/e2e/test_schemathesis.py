@@ -69,8 +69,8 @@ CHECKS = (
 )
 EXCLUDED = ("/v1/events/stream", "/v1/events/heads")
 AS_OF_PATHS = (
-    "^/v1/(scores|roster(/unpaired|/overdue)?|budgets/[{]year[}]|audit/budget/[{]year[}]|audit/anomalies"
-    "|volunteers/[{]volunteer_id[}]/score)$"
+    "^/v1/(scores|roster(/unpaired|/overdue|/townships)?|budgets/[{]year[}]|audit/budget/[{]year[}](/burndown)?"
+    "|audit/anomalies|volunteers/[{]volunteer_id[}]/score)$"
 )
 """The reads that take ``?as_of=``: a replay not ready in time (or one too many at once) is their documented 503."""
 REAL_RECORD_PROBABILITY = 0.8

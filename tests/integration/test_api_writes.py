@@ -195,6 +195,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DOWNLOADS = {
     ("/v1/audit/export", "200"): {"text/csv", XLSX},
     ("/v1/events/stream", "200"): {"text/event-stream"},
+    ("/v1/events/heads", "200"): {"text/event-stream"},
     ("/metrics", "200"): {"text/plain; version=0.0.4; charset=utf-8"},
     ("/v1/volunteers/{volunteer_id}/certificate", "200"): {"application/json", "application/pdf"},
     ("/v1/audit/claim-sheets/{month}", "200"): {"application/pdf", XLSX},

@@ -61,7 +61,7 @@ function table(id, head, rows, { foot = "" } = {}) {
     `<tbody>${rows.join("")}</tbody>${foot}</table>`;
 }
 
-const section = (title, body, id = "") => `<section${id ? ` data-testid="${id}"` : ""}><h2>${esc(title)}</h2>${body}</section>`;
+const section = (title, body, id = "") => `<section${id ? ` data-testid="section-${id}"` : ""}><h2>${esc(title)}</h2>${body}</section>`;
 const link = (route, text) => `<a href="#/${route}">${esc(text)}</a>`;
 
 // The API ---------------------------------------------------------------------------------------
@@ -142,10 +142,10 @@ PAGES.county = async ({ month = thisMonth() }) => {
     api(`/v1/reports/contacts?month=${month}`),
   ]);
   const kinds = Object.keys(state.labels.VisitKind);
-  const byTownship = Object.fromEntries(contacts.items.map((c) => [`${c.county}/${c.township}`, c]));
-  const rows = townships.items.map((r) => ({ ...r, contacts: byTownship[`${r.county}/${r.township}`] }));
+  const byTownship = Object.fromEntries(contacts.rows.map((c) => [c.township, c]));
+  const rows = townships.items.map((r) => ({ ...r, contacts: r.county === contacts.county ? byTownship[r.township] : undefined }));
   const columns = ["elders", "paired", "unpaired", "overdue"];
-  const kindOf = (r, kind) => r.contacts?.by_kind?.[kind] ?? 0;
+  const kindOf = (r, kind) => r.contacts?.kinds.find((k) => k.kind === kind)?.contacts ?? 0;
   const max = Object.fromEntries(columns.map((c) => [c, Math.max(0, ...rows.map((r) => r[c]))]));
   const kindMax = Object.fromEntries(kinds.map((k) => [k, Math.max(0, ...rows.map((r) => kindOf(r, k)))]));
   const cell = (value, top) => `<td class="num ${heat(value, top)}">${esc(value)}</td>`;
@@ -153,11 +153,11 @@ PAGES.county = async ({ month = thisMonth() }) => {
     `<tr data-township="${esc(r.township)}"><th scope="row">${link(`township/${encodeURIComponent(r.township)}`, r.township)}</th>` +
     columns.map((c) => cell(r[c], max[c])).join("") +
     kinds.map((k) => cell(kindOf(r, k), kindMax[k])).join("") +
-    cell(r.contacts?.total ?? 0, 0) + "</tr>");
+    cell(r.contacts?.contacts ?? 0, 0) + "</tr>");
   const sum = (f) => rows.reduce((s, r) => s + f(r), 0);
   const foot = `<tfoot><tr data-township=""><th scope="row">${esc(t("county_total"))}</th>` +
     columns.map((c) => num(sum((r) => r[c]))).join("") + kinds.map((k) => num(sum((r) => kindOf(r, k)))).join("") +
-    num(sum((r) => r.contacts?.total ?? 0)) + "</tr></tfoot>";
+    num(sum((r) => r.contacts?.contacts ?? 0)) + "</tr></tfoot>";
   const head = [t("township"), ...columns.map((c) => ({ text: t(c), num: true })),
     ...kinds.map((k) => ({ text: label("VisitKind", k), num: true })), { text: t("total"), num: true }];
   return `<form class="filters" data-route="county"><label>${esc(t("month"))} <input type="month" name="month" value="${esc(month)}"></label></form>` +
@@ -466,13 +466,16 @@ async function follow() {
   state.live = controller;
   const status = document.querySelector("#live");
   const logReader = CONFIG.log_readers.includes(state.me.role);
+  let seen = null; // the last position the stream told of: a reconnection resumes after it
   while (state.live === controller) {
-    const url = logReader ? `/v1/events/stream?after=${state.shown}&max_seconds=300` : "/v1/events/heads?max_seconds=300";
     try {
-      const response = await call(url, {}).catch((e) => { throw e; });
+      if (logReader && seen === null) seen = (await (await call("/v1/events?limit=1")).json()).head;
+      const url = logReader ? `/v1/events/stream?after=${seen}&max_seconds=300` : "/v1/events/heads?max_seconds=300";
+      const response = await call(url);
       status.textContent = t("live");
       status.className = "on";
       await readEvents(response, controller, (position) => {
+        seen = Math.max(seen ?? 0, position);
         if (position > state.shown) refresh();
       });
     } catch (error) {
@@ -551,7 +554,8 @@ const ACTIONS = {
   sample: async (form) => {
     const body = { year: Number(form.year.value), size: Number(form.size.value), seed: Number(form.seed.value) };
     if (form.stratify_by.value) body.stratify_by = form.stratify_by.value;
-    state.sample = await api("/v1/audit/samples", { method: "POST", body });
+    const drawn = await api("/v1/audit/samples", { method: "POST", body }); // a write answers {id, version, position}
+    state.sample = await api(`/v1/audit/samples/${drawn.id}?after=${drawn.position}`);
     return render();
   },
 };
