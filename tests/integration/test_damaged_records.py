@@ -154,7 +154,7 @@ def test_no_route_answers_500_over_damaged_records(
         paths = [path for path, ops in api.client.get("/openapi.json").json()["paths"].items() if "get" in ops]
         answered: dict[int, int] = {}
         for template in paths:
-            if template.endswith("/stream"):
+            if template.endswith(("/stream", "/heads")):  # open-ended streams: their own tests
                 continue
             path = re.sub(r"\{(\w+)\}", lambda m: ids.get(m.group(1), visit["visit"]), template)
             for role in ("coordinator", "auditor", "finance", visit["key"]):
