@@ -571,7 +571,7 @@ const BUTTONS = {
 };
 
 function reportActionError(error) {
-  const alert = Object.assign(document.createElement("p"), { className: "error", role: "alert" });
+  const alert = Object.assign(document.createElement("p"), { className: "error" });
   alert.setAttribute("role", "alert");
   alert.textContent = error instanceof Problem ? `${t("error")} (${error.status}): ${error.message}` : String(error);
   document.querySelector("main").prepend(alert);
