@@ -169,6 +169,30 @@ PASS_THROUGH: tuple[type[BaseException], ...] = (*TRANSIENT_ERRORS, TrackingConf
 """A page's failures that are not the view refusing its rows when they are flushed."""
 
 
+@dataclass(frozen=True)
+class Undecodable:
+    """An event the mapper could not decode: the runners that take it stop on it."""
+
+    error: Exception
+
+
+Decoded = tuple[Notification, Any]
+"""A notification and its domain event (or :class:`Undecodable`), decoded once for every runner."""
+
+
+def decode_page(mapper: Any, notifications: Sequence[Notification]) -> list[Decoded]:
+    """Each notification with its domain event, decoded once."""
+    page: list[Decoded] = []
+    for notification in notifications:
+        try:
+            page.append((notification, mapper.to_domain_event(notification)))
+        except TRANSIENT_ERRORS:
+            raise
+        except Exception as error:
+            page.append((notification, Undecodable(error)))
+    return page
+
+
 class Runner(Generic[W]):
     """Feeds one projection from one application's notification log (see the module's docstring)."""
 
@@ -199,6 +223,7 @@ class Runner(Generic[W]):
         """Called with (position, target) after each page is committed (a progress bar)."""
         self.heartbeat = heartbeat
         self.name = projection.name
+        self._topics = frozenset(projection.topics)
         self._lock = threading.Lock()
         self._wakeup = threading.Event()
         self._save_status = save_status
@@ -259,7 +284,7 @@ class Runner(Generic[W]):
             # A short page reached the window's end; filtered topics may leave a gap up to it.
             end = stop if len(notifications) < self.page_size else notifications[-1].id
             try:
-                self._apply_page(position, end, notifications)
+                self._apply_page(position, end, decode_page(self.app.mapper, notifications))
             except TrackingConflict:
                 position = self.view.position(self.app.name)  # another runner moved on: follow it
                 self._set("running", position=position)
@@ -273,28 +298,91 @@ class Runner(Generic[W]):
         self._set("caught_up", position=position)
         return applied
 
-    def _apply_page(self, start: int, end: int, notifications: Sequence[Notification]) -> None:
+    # One pass for several runners (projections.onepass) ------------------------------------
+
+    def wants(self, topic: str) -> bool:
+        """Whether this runner's projection takes events of ``topic``."""
+        return not self._topics or topic in self._topics
+
+    def take_page(self, end: int, page: Sequence[Decoded], head: int) -> int:
+        """Apply the events of a page read and decoded once for several runners, up to ``end``.
+
+        The page holds every event after the lowest position among those runners; this one
+        applies those after its own position that its projection takes, and moves its tracking
+        row from its position to ``end``, in one view transaction of its own. The position used
+        is the one this runner last committed (no read of the tracking row): if another runner
+        moved the row meanwhile, the compare-and-set refuses the page and the position is read
+        again. Failures are not raised: the state says ``stopped`` (an event) or ``retrying``
+        (the store), and the one pass goes on with the other runners. Returns the events applied.
+        """
+        with self._lock:
+            position = self._state.position
+            if self._state.status == "stopped" or position >= end:
+                return 0
+            mine = [item for item in page if item[0].id > position and self.wants(item[0].topic)]
+            try:
+                self._apply_page(position, end, mine)
+            except TrackingConflict:
+                self._set("running", position=self.view.position(self.app.name))
+                return 0
+            except EventFailed as failed:
+                self._set("stopped", failure=failed.failure, reason=failed.failure.reason)
+                log.error("projection %s stopped at position %s: %s", self.name, failed.failure.position, failed)
+                return 0
+            except TRANSIENT_ERRORS as error:
+                self._set("retrying", reason=_one_line(error))
+                log.warning("projection %s: store unavailable, retrying: %s", self.name, self._state.reason)
+                return 0
+            self._set("running", position=end, save=end < head)
+            return len(mine)
+
+    def settle(self, head: int) -> None:
+        """Say ``caught_up`` if a one pass brought this runner to ``head`` (see :meth:`take_page`)."""
+        with self._lock:
+            if self._state.status in ("starting", "running") and self._state.position >= head:
+                self._set("caught_up")
+
+    def report_retrying(self, error: BaseException) -> None:
+        """The log could not be read for this runner (a one pass's read failed)."""
+        with self._lock:
+            if self._state.status != "stopped":
+                self._set("retrying", reason=_one_line(error))
+
+    def report_stopped(self, error: BaseException) -> None:
+        """Something other than an event or the store failed while feeding this runner (a bug)."""
+        with self._lock:
+            self._set("stopped", reason=_one_line(error))
+
+    def forget(self) -> None:
+        """Empty the view and forget its position (the first half of :meth:`rebuild`)."""
+        with self._lock:
+            self.view.reset(self.app.name)
+            self._set("starting", position=0, save=False)
+
+    def next_beat(self) -> float:
+        """When (``time.monotonic()``) the next heartbeat is due."""
+        return self._last_saved + self.heartbeat if self._save_status else float("inf")
+
+    def _apply_page(self, start: int, end: int, page: Sequence[Decoded]) -> None:
         try:
-            self._write_page(start, end, notifications, commit=True, eager=False)
+            self._write_page(start, end, page, commit=True, eager=False)
         except PASS_THROUGH:
             raise
         except Exception as error:
             # The view refused the page's rows when they were flushed: find the event by writing
             # each one on its own in a transaction that is rolled back, then report it.
-            self._write_page(start, end, notifications, commit=False, eager=True)
-            first = notifications[0]
+            self._write_page(start, end, page, commit=False, eager=True)
+            first = page[0][0]
             raise EventFailed(
                 failure_of(first, f"the view refused positions {first.id}–{end}: {_one_line(error)}")
             ) from error
 
-    def _write_page(
-        self, start: int, end: int, notifications: Sequence[Notification], *, commit: bool, eager: bool
-    ) -> None:
-        mapper = self.app.mapper
+    def _write_page(self, start: int, end: int, page: Sequence[Decoded], *, commit: bool, eager: bool) -> None:
         with self.view.page(self.app.name, start, end, commit=commit) as writer:
-            for notification in notifications:
+            for notification, event in page:
                 try:
-                    event = mapper.to_domain_event(notification)
+                    if isinstance(event, Undecodable):
+                        raise event.error
                     if self.accept is not None and not self.accept(event, notification):
                         continue
                     self.projection.apply(writer, event, notification)
@@ -320,8 +408,7 @@ class Runner(Generic[W]):
                 backoff = self._poll(backoff, poll_interval)
                 next_poll = time.monotonic() + backoff
             self.beat()
-            next_beat = self._last_saved + self.heartbeat if self._save_status else float("inf")
-            self._wakeup.wait(max(0.0, min(next_poll, next_beat) - time.monotonic()))
+            self._wakeup.wait(max(0.0, min(next_poll, self.next_beat()) - time.monotonic()))
 
     def _poll(self, backoff: float, poll_interval: float) -> float:
         """One poll; return how long to wait before the next one."""
@@ -364,9 +451,7 @@ class Runner(Generic[W]):
 
     def rebuild(self) -> int:
         """Empty the view and apply the whole log again; return how many events were applied."""
-        with self._lock:
-            self.view.reset(self.app.name)
-            self._set("starting", position=0, save=False)
+        self.forget()
         return self.run_once()
 
     # Helpers ------------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """Running read models, and what any process can read about them.
 
-:class:`ProjectionService` runs several read models in one process: a thread per read model, each
-with its own :class:`~projections.runner.Runner` on its own view, all reading one ledger; on
-PostgreSQL one :class:`~projections.notify.Listener` wakes them all when the ledger commits; every
-runner also polls (``poll_interval``: short on SQLite, where nothing else wakes a runner in another
-process; longer on PostgreSQL, where it is only the fallback for a lost notification). Stopping it
-wakes every runner, joins the threads, says ``offline`` in each view's status (unless a runner
-stopped on a failure, which stays said) and closes the views. ``tiexin projections run`` runs it
+:class:`ProjectionService` runs several read models in one process: each has its own
+:class:`~projections.runner.Runner` on its own view, and one thread drives them all in one pass
+over the log (:class:`~projections.onepass.OnePass`: the log read and each event decoded once, each
+model committing its own page with its own tracking row); on PostgreSQL one
+:class:`~projections.notify.Listener` wakes it when the ledger commits; it also polls
+(``poll_interval``: short on SQLite, where nothing else wakes a runner in another process; longer on
+PostgreSQL, where it is only the fallback for a lost notification). Stopping it wakes the pass,
+joins the thread, says ``offline`` in each view's status (unless a runner stopped on a failure,
+which stays said) and closes the views. ``tiexin projections run`` runs it
 until SIGINT/SIGTERM; ``tiexin serve`` can embed it (``ledger=`` its own application, and
 :meth:`ProjectionService.wake` after each write it makes).
 
@@ -38,6 +40,7 @@ from ledger.settings import bound_store, redact, store_env
 from ledger.store import store_errors_translated
 from projections import registry
 from projections.notify import Listener, channel_of
+from projections.onepass import OnePass
 from projections.runner import DEFAULT_HEARTBEAT, DEFAULT_PAGE_SIZE, Failure, PagedProjection, Runner
 from projections.seals import Sealer, SealPolicy, sealable
 from projections.seals import open_store as open_seal_store
@@ -135,6 +138,7 @@ class ProjectionService:
             name: Runner(self.ledger, projection, page_size=page_size, heartbeat=heartbeat)
             for name, projection in projections.items()
         }
+        self.one_pass = OnePass(self.ledger, list(self.runners.values()), page_size=page_size)
         channel = channel_of(self.ledger) if listen else None
         self.listener = Listener(self.url, channel, self.wake) if channel else None
         self._stop = threading.Event()
@@ -151,12 +155,11 @@ class ProjectionService:
                 raise
 
     def start(self) -> None:
-        for name, runner in self.runners.items():
-            thread = threading.Thread(
-                target=runner.run_forever, args=(self._stop, self.poll_interval), name=f"projection-{name}", daemon=True
-            )
-            self._threads[name] = thread
-            thread.start()
+        thread = threading.Thread(
+            target=self.one_pass.run_forever, args=(self._stop, self.poll_interval), name="projections", daemon=True
+        )
+        self._threads["projections"] = thread
+        thread.start()
         if self.listener is not None:
             self.listener.start()
         if self.sealer is not None and self.sealing is not None:
@@ -168,9 +171,10 @@ class ProjectionService:
             thread.start()
 
     def wake(self) -> None:
-        """Have every runner poll now (the listener calls it; so may an in-process writer)."""
-        for runner in self.runners.values():
-            runner.wake()
+        """Have the read models poll now (the listener calls it; so may an in-process writer).
+
+        Wake-ups coalesce: any number of them while a pass runs cost one more pass."""
+        self.one_pass.wake()
 
     def caught_up(self) -> bool:
         """Whether every runner has applied the log up to its head as it is now."""
@@ -195,12 +199,12 @@ class ProjectionService:
         for name, thread in self._threads.items():
             thread.join(max(0.0, deadline - time.monotonic()))
             if thread.is_alive():
-                log.warning("projection %s did not stop within %s s", name, timeout)
+                log.warning("%s did not stop within %s s", name, timeout)
         if self.listener is not None:
             self.listener.stop(max(0.1, deadline - time.monotonic()))
-        for name, runner in self.runners.items():
-            running = self._threads.get(name)
-            if running is None or not running.is_alive():
+        running = self._threads.get("projections")
+        if running is None or not running.is_alive():
+            for runner in self.runners.values():
                 runner.shutdown()
                 runner.view.close()
         sealing = self._threads.get("sealer")

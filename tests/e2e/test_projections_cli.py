@@ -66,7 +66,8 @@ def test_status_and_rebuild_say_where_each_read_model_is(store_url: str, ledger:
 
     rebuilt = tiexin("projections", "rebuild", "history", database_url=store_url)
     assert rebuilt.returncode == 0, rebuilt.stderr
-    assert re.search(rf"history: {head(ledger):,} events applied .* events/s", rebuilt.stdout), rebuilt.stdout
+    assert f"history: {head(ledger):,} events applied (log to position {head(ledger):,})" in rebuilt.stdout
+    assert re.search(rf"1 read model rebuilt in one pass over {head(ledger):,} events .* events/s", rebuilt.stdout)
 
     after = tiexin("projections", "status", database_url=store_url)
     assert row_of(after.stdout, "history")[1:4] == [f"{head(ledger):,}", "0", "offline"]

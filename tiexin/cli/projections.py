@@ -64,7 +64,11 @@ def status_table(url: str, rows: list[ProjectionStatus]) -> Table:
 
 @projections_app.command()
 def rebuild(names: Names = None, page_size: PageSize = 500) -> None:
-    """Empty read models and apply the whole log again, with a progress bar; prints events/s of each."""
+    """Empty read models and apply the whole log again in one pass, with a progress bar; prints events/s.
+
+    The log is read once and each event decoded once for all the read models chosen; each still
+    commits its own pages with its own position (projections.onepass).
+    """
     from projections import registry
     from projections.service import open_log
 
@@ -73,42 +77,50 @@ def rebuild(names: Names = None, page_size: PageSize = 500) -> None:
         chosen = registry.check(names) if names else registry.available()
         log = open_log(url, master_key())
         try:
-            failed = [name for name in chosen if not rebuild_one(log, url, name, page_size)]
+            failed = rebuild_in_one_pass(log, url, chosen, page_size)
         finally:
             log.close()
     if failed:
         sys.exit(1)
 
 
-def rebuild_one(log: Application[Any], url: str, name: str, page_size: int) -> bool:
-    """Rebuild one read model; False (after saying why) if it stopped on an event."""
+def rebuild_in_one_pass(log: Application[Any], url: str, names: list[str], page_size: int) -> list[str]:
+    """Rebuild the read models together; the names of those that stopped on an event (after saying why)."""
     from ledger.store import store_errors_translated
+    from projections.onepass import OnePass
     from projections.runner import Runner
     from projections.service import open_projections
 
-    [projection] = open_projections(url, [name]).values()
-    runner = Runner(log, projection, page_size=page_size)
-    columns = (TextColumn(name), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    projections = open_projections(url, names)
+    runners = [Runner(log, projection, page_size=page_size) for projection in projections.values()]
+    one_pass = OnePass(log, runners, page_size=page_size)
+    columns = (TextColumn(", ".join(names)), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     try:
         with Progress(*columns, console=errors, transient=True) as progress:
-            task = progress.add_task(name, total=None)
-            runner.on_page = lambda done, total: progress.update(task, completed=done, total=total)
+            task = progress.add_task("rebuild", total=None)
+            one_pass.on_page = lambda done, total: progress.update(task, completed=done, total=total)
             started = time.perf_counter()
             with store_errors_translated(f"the store at {redact(url)}"):
-                applied = runner.rebuild()
+                one_pass.rebuild()
             seconds = time.perf_counter() - started
-        runner.shutdown()
+        for runner in runners:
+            runner.shutdown()
     finally:
-        projection.paged_view.close()
-    if runner.state.status == "stopped":
-        errors.print(f"[red]error:[/red] {name} stopped: {runner.state.reason}", highlight=False)
-        return False
-    rate = applied / seconds if seconds > 0 else float("inf")
-    console.print(
-        f"{name}: {applied:,} events applied (log to position {runner.position:,}) in {seconds:.2f} s: "
-        f"{rate:,.0f} events/s"
-    )
-    return True
+        for projection in projections.values():
+            projection.paged_view.close()
+    failed = []
+    for runner in runners:
+        if runner.state.status == "stopped":
+            errors.print(f"[red]error:[/red] {runner.name} stopped: {runner.state.reason}", highlight=False)
+            failed.append(runner.name)
+            continue
+        applied = one_pass.applied[runner.name]
+        console.print(f"{runner.name}: {applied:,} events applied (log to position {runner.position:,})")
+    head = max((runner.position for runner in runners), default=0)
+    rate = head / seconds if seconds > 0 else float("inf")
+    models = f"{len(runners)} read model{'' if len(runners) == 1 else 's'}"
+    console.print(f"{models} rebuilt in one pass over {head:,} events in {seconds:.2f} s: {rate:,.0f} events/s")
+    return failed
 
 
 @projections_app.command()
