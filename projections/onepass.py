@@ -55,8 +55,8 @@ class OnePass:
         self.page_size = page_size
         self.on_page: Callable[[int, int], None] | None = None
         """Called with (position, target) after each page is handed to every runner (a progress bar)."""
-        self.applied: dict[str, int] = {runner.name: 0 for runner in self.runners}
-        """Events applied to each read model so far, by name."""
+        self.applied: dict[str, int] = {runner.view.view_name: 0 for runner in self.runners}
+        """Events applied to each read model so far, by its view's name."""
         self._wakeup = threading.Event()
 
     def head(self) -> int:
@@ -88,7 +88,7 @@ class OnePass:
             end = stop if len(notifications) < self.page_size else notifications[-1].id
             for runner in behind:
                 taken = runner.take_page(end, page, head)
-                self.applied[runner.name] += taken
+                self.applied[runner.view.view_name] += taken
                 applied += taken
             # A runner that failed this page (stopped, or its store is down) sits out the rest of
             # the pass, so the pass never reads the same page forever for it.

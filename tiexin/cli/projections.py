@@ -114,7 +114,7 @@ def rebuild_in_one_pass(log: Application[Any], url: str, names: list[str], page_
             errors.print(f"[red]error:[/red] {runner.name} stopped: {runner.state.reason}", highlight=False)
             failed.append(runner.name)
             continue
-        applied = one_pass.applied[runner.name]
+        applied = one_pass.applied[runner.view.view_name]
         console.print(f"{runner.name}: {applied:,} events applied (log to position {runner.position:,})")
     head = max((runner.position for runner in runners), default=0)
     rate = head / seconds if seconds > 0 else float("inf")
