@@ -334,7 +334,9 @@ class Runner(Generic[W]):
                 log.warning("projection %s: store unavailable, retrying: %s", self.name, self._state.reason)
                 return 0
             self._set("running", position=end, save=end < head)
-            return len(mine)
+        if self.on_page is not None:
+            self.on_page(end, head)
+        return len(mine)
 
     def settle(self, head: int) -> None:
         """Say ``caught_up`` if a one pass brought this runner to ``head`` (see :meth:`take_page`)."""

@@ -161,3 +161,17 @@ def test_every_read_model_rebuilt_in_one_pass_equals_it_rebuilt_alone(demo_url: 
         for projection in projections.values():
             projection.paged_view.close()
         ledger.close()
+
+
+def test_each_runner_says_when_its_page_is_committed_in_a_pass(
+    ledger: Ledger, views: Callable[..., HistoryView]
+) -> None:
+    """The API's waiting reads (``?after=``) are woken by it."""
+    history, copy = HistoryProjection(views()), HistoryProjection(views("copy"))
+    one_pass = OnePass(ledger, runners_of(ledger, history, copy), page_size=4)
+    said: dict[str, list[int]] = {"history": [], "copy": []}
+    for runner in one_pass.runners:
+        runner.on_page = lambda position, head, name=runner.view.view_name: said[name].append(position)
+    one_pass.run_once()
+    head = event_count(ledger)
+    assert said["history"] == said["copy"] == [*range(4, head, 4), head]
