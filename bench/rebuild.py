@@ -138,6 +138,7 @@ def one_pass(ledger: Ledger, chosen: Sequence[str], url: str, head: int, samples
     started = time.perf_counter()
     together.rebuild()
     rate = Rate(head, time.perf_counter() - started)
+    together.close()
     stopped = [runner.name for runner in runners if runner.state.status != "caught_up"]
     for projection in projections:
         projection.paged_view.close()

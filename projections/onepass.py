@@ -8,7 +8,8 @@ and keeping six caught up after a write costs six reads of the head and six read
 - it reads the log once, from the lowest position among them, in pages (filtered by the topics
   any of them takes; unfiltered if one takes every event);
 - it decodes each event of the page once (:func:`projections.runner.decode_page`);
-- it hands the page to each runner (:meth:`Runner.take_page`), which applies the events after its
+- it hands the page to each runner (:meth:`Runner.take_page`), all at once in threads while it
+  reads the next page, and each applies the events after its
   own position that its projection takes and moves **its own** tracking row to the page's end, in
   **its own** view transaction. So each read model still commits exactly once per page with its
   own tracking row, as a runner alone does: a crash before a model's commit leaves that model's rows
@@ -27,6 +28,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent import futures
 from typing import Any
 
 from eventsourcing.application import Application
@@ -35,6 +37,7 @@ from projections.runner import (
     DEFAULT_PAGE_SIZE,
     SCAN_WINDOW_PAGES,
     TRANSIENT_ERRORS,
+    Decoded,
     Runner,
     decode_page,
 )
@@ -58,6 +61,7 @@ class OnePass:
         self.applied: dict[str, int] = {runner.view.view_name: 0 for runner in self.runners}
         """Events applied to each read model so far, by its view's name."""
         self._wakeup = threading.Event()
+        self._pool: futures.ThreadPoolExecutor | None = None
 
     def head(self) -> int:
         return self.app.recorder.max_notification_id() or 0
@@ -65,39 +69,79 @@ class OnePass:
     def run_once(self) -> int:
         """Bring every runner that is not stopped up to the head as it is now; return events applied.
 
-        A failure to read the log is raised after every runner behind says ``retrying``.
+        The models apply a page at the same time, each in a thread of its own, while the next
+        page is read and decoded: waiting for a view's store (its commit, its round trips)
+        releases the interpreter to the others, so the store's work and ours overlap. A failure to
+        read the log is raised after every runner behind says ``retrying``.
         """
         head = self.head()
         applied = 0
-        going = [runner for runner in self.runners if runner.state.status != "stopped"]
-        while True:
-            behind = [runner for runner in going if runner.position < head]
-            if not behind:
-                break
-            start = min(runner.position for runner in behind)
-            stop = min(head, start + self.page_size * SCAN_WINDOW_PAGES)
+        behind = [runner for runner in self.runners if runner.state.status != "stopped" and runner.position < head]
+        reading = self._read_page_after(behind, head) if behind else None
+        while reading is not None:
             try:
-                notifications = self.app.recorder.select_notifications(
-                    start=start + 1, limit=self.page_size, stop=stop, topics=topics_of(behind)
-                )
-                page = decode_page(self.app.mapper, notifications)
+                page, end = reading.result()
             except TRANSIENT_ERRORS as error:
                 for runner in behind:
                     runner.report_retrying(error)
                 raise
-            end = stop if len(notifications) < self.page_size else notifications[-1].id
-            for runner in behind:
-                taken = runner.take_page(end, page, head)
+            # Where each runner will stand if it takes the page: the next page can be read now.
+            still = [runner for runner in behind if max(runner.position, end) < head]
+            reading = self._read_page_after(still, head, end) if still else None
+            applying = [self.pool.submit(runner.take_page, end, page, head) for runner in behind]
+            futures.wait(applying)
+            for runner, done in zip(behind, applying, strict=True):
+                taken = done.result()
                 self.applied[runner.view.view_name] += taken
                 applied += taken
             # A runner that failed this page (stopped, or its store is down) sits out the rest of
             # the pass, so the pass never reads the same page forever for it.
-            going = [runner for runner in going if runner.state.status not in ("stopped", "retrying")]
+            behind = [runner for runner in still if runner.state.status not in ("stopped", "retrying")]
             if self.on_page is not None:
                 self.on_page(end, head)
+            if not behind and reading is not None:
+                futures.wait([reading])  # read for runners that have since failed: not needed
+                reading = None
         for runner in self.runners:
             runner.settle(head)
         return applied
+
+    def _read_page_after(
+        self, runners: Sequence[Runner[Any]], head: int, end: int = 0
+    ) -> futures.Future[tuple[list[Decoded], int]]:
+        """Read and decode, in the background, the page after the lowest position of ``runners``
+        (each counted as at least ``end``, the page they are taking now)."""
+        start = min(max(runner.position, end) for runner in runners)
+        return self.pool.submit(self._read_page, start, head, topics_of(runners))
+
+    def _read_page(self, start: int, head: int, topics: tuple[str, ...]) -> tuple[list[Decoded], int]:
+        """The decoded events of the page after ``start``, and the position the page ends at."""
+        stop = min(head, start + self.page_size * SCAN_WINDOW_PAGES)
+        notifications = self.app.recorder.select_notifications(
+            start=start + 1, limit=self.page_size, stop=stop, topics=topics
+        )
+        # A short page reached the window's end; filtered topics may leave a gap up to it.
+        end = stop if len(notifications) < self.page_size else notifications[-1].id
+        return decode_page(self.app.mapper, notifications), end
+
+    @property
+    def pool(self) -> futures.ThreadPoolExecutor:
+        """A thread per runner, and one to read ahead (started on first use, ended by :meth:`close`)."""
+        if self._pool is None:
+            self._pool = futures.ThreadPoolExecutor(len(self.runners) + 1, thread_name_prefix="one-pass")
+        return self._pool
+
+    def close(self) -> None:
+        """End the pass's threads (after :meth:`run_forever` returned)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    def __enter__(self) -> OnePass:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def run_forever(self, stop: threading.Event, poll_interval: float = 1.0) -> None:
         """Pass over the log every ``poll_interval`` seconds (or when woken) until ``stop`` is set.

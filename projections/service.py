@@ -204,6 +204,7 @@ class ProjectionService:
             self.listener.stop(max(0.1, deadline - time.monotonic()))
         running = self._threads.get("projections")
         if running is None or not running.is_alive():
+            self.one_pass.close()
             for runner in self.runners.values():
                 runner.shutdown()
                 runner.view.close()

@@ -45,12 +45,26 @@ def views(store_url: str) -> Iterator[Callable[..., HistoryView]]:
         yield opener
 
 
+@pytest.fixture
+def passes(ledger: Ledger) -> Iterator[Callable[..., OnePass]]:
+    """Makes one passes over the test's ledger, each closed (its threads ended) when the test ends."""
+    made: list[OnePass] = []
+
+    def make(runners: list[Runner[Any]], page_size: int) -> OnePass:
+        made.append(OnePass(ledger, runners, page_size=page_size))
+        return made[-1]
+
+    yield make
+    for one_pass in made:
+        one_pass.close()
+
+
 def runners_of(ledger: Ledger, *projections: PagedProjection[Any], page_size: int = 4) -> list[Runner[Any]]:
     return [Runner(ledger, projection, page_size=page_size) for projection in projections]
 
 
 def test_one_pass_decodes_each_event_once_for_every_read_model(
-    ledger: Ledger, views: Callable[..., HistoryView], monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, views: Callable[..., HistoryView], passes: Callable[..., OnePass], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     decoded: list[int] = []
     to_domain_event = ledger.mapper.to_domain_event
@@ -61,7 +75,7 @@ def test_one_pass_decodes_each_event_once_for_every_read_model(
 
     monkeypatch.setattr(ledger.mapper, "to_domain_event", counting)
     history, copy = HistoryProjection(views()), HistoryProjection(views("copy"))
-    one_pass = OnePass(ledger, runners_of(ledger, history, copy), page_size=4)
+    one_pass = passes(runners_of(ledger, history, copy), page_size=4)
 
     applied = one_pass.run_once()
 
@@ -73,7 +87,7 @@ def test_one_pass_decodes_each_event_once_for_every_read_model(
 
 
 def test_a_model_behind_is_brought_up_and_one_ahead_gets_nothing_twice(
-    ledger: Ledger, views: Callable[..., HistoryView], store_url: str
+    ledger: Ledger, views: Callable[..., HistoryView], passes: Callable[..., OnePass], store_url: str
 ) -> None:
     history = HistoryProjection(views())
     Runner(ledger, history).run_once()
@@ -81,7 +95,7 @@ def test_a_model_behind_is_brought_up_and_one_ahead_gets_nothing_twice(
     visit_at(ledger, make_pair(ledger, 9), FEB + timedelta(days=9))
     copy = HistoryProjection(views("copy"))
 
-    one_pass = OnePass(ledger, runners_of(ledger, history, copy), page_size=4)
+    one_pass = passes(runners_of(ledger, history, copy), page_size=4)
     one_pass.run_once()
 
     head = event_count(ledger)
@@ -91,12 +105,12 @@ def test_a_model_behind_is_brought_up_and_one_ahead_gets_nothing_twice(
 
 
 def test_a_model_that_stops_on_an_event_leaves_the_others_applied(
-    ledger: Ledger, views: Callable[..., HistoryView], monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, views: Callable[..., HistoryView], passes: Callable[..., OnePass], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     head = event_count(ledger)
     monkeypatch.setattr(Refuses, "bad", head - 5)
     broken, history = Refuses(views("broken")), HistoryProjection(views())
-    one_pass = OnePass(ledger, runners_of(ledger, broken, history), page_size=4)
+    one_pass = passes(runners_of(ledger, broken, history), page_size=4)
 
     one_pass.run_once()
 
@@ -108,10 +122,10 @@ def test_a_model_that_stops_on_an_event_leaves_the_others_applied(
 
 
 def test_a_model_whose_store_fails_mid_pass_is_caught_up_next_pass_exactly_once(
-    ledger: Ledger, views: Callable[..., HistoryView], monkeypatch: pytest.MonkeyPatch
+    ledger: Ledger, views: Callable[..., HistoryView], passes: Callable[..., OnePass], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     history, copy = HistoryProjection(views()), HistoryProjection(views("copy"))
-    one_pass = OnePass(ledger, runners_of(ledger, history, copy), page_size=4)
+    one_pass = passes(runners_of(ledger, history, copy), page_size=4)
     real_page = type(copy.paged_view).page
     pages = {"copy": 0}
 
@@ -147,8 +161,8 @@ def test_every_read_model_rebuilt_in_one_pass_equals_it_rebuilt_alone(demo_url: 
     names = registry.available()
     projections = {name: registry.open_projection(name, demo_url) for name in names}
     try:
-        one_pass = OnePass(ledger, runners_of(ledger, *projections.values(), page_size=500), page_size=500)
-        one_pass.rebuild()
+        with OnePass(ledger, runners_of(ledger, *projections.values(), page_size=500), page_size=500) as one_pass:
+            one_pass.rebuild()
         head = ledger.recorder.max_notification_id()
         assert {runner.name: runner.state.status for runner in one_pass.runners} == dict.fromkeys(names, "caught_up")
         together = {name: projection.paged_view.contents() for name, projection in projections.items()}
@@ -164,11 +178,11 @@ def test_every_read_model_rebuilt_in_one_pass_equals_it_rebuilt_alone(demo_url: 
 
 
 def test_each_runner_says_when_its_page_is_committed_in_a_pass(
-    ledger: Ledger, views: Callable[..., HistoryView]
+    ledger: Ledger, views: Callable[..., HistoryView], passes: Callable[..., OnePass]
 ) -> None:
     """The API's waiting reads (``?after=``) are woken by it."""
     history, copy = HistoryProjection(views()), HistoryProjection(views("copy"))
-    one_pass = OnePass(ledger, runners_of(ledger, history, copy), page_size=4)
+    one_pass = passes(runners_of(ledger, history, copy), page_size=4)
     said: dict[str, list[int]] = {"history": [], "copy": []}
     for runner in one_pass.runners:
         runner.on_page = lambda position, head, name=runner.view.view_name: said[name].append(position)

@@ -106,6 +106,7 @@ def rebuild_in_one_pass(log: Application[Any], url: str, names: list[str], page_
         for runner in runners:
             runner.shutdown()
     finally:
+        one_pass.close()
         for projection in projections.values():
             projection.paged_view.close()
     failed = []
