@@ -57,7 +57,7 @@ from ledger.notices import Candidate, Notice, NoticeBoard, board_id
 from ledger.pairings import Caseload, Pairing, caseload_id
 from ledger.policies import DEFAULT_EFFECTIVE_FROM, DEFAULT_PARAMETERS, EvaluationMethod, Policy, PolicyKind, policy_id
 from ledger.privacy import PersonalDataRead
-from ledger.store import LedgerBase, Written, command, store_errors_translated, utc_now
+from ledger.store import LedgerBase, Loader, Reads, Written, command, store_errors_translated, utc_now
 from ledger.subsidy import ClaimableVisit, price_claim
 from ledger.visits import Visit, VisitStatus
 from ledger.volunteers import Volunteer
@@ -323,15 +323,25 @@ class Ledger(LedgerBase):
 
     @command
     def record_visit(self, *, pairing_id: UUID, by: Provenance, **details: Any) -> Written:
-        """Record a visit; ``details`` are the EVV fields of :func:`ledger.visits.normalise_details`."""
-        pairing = self._get(Pairing, pairing_id, "pairing", read_only=True)
-        elder = self._get(Elder, pairing.elder_id, "elder", read_only=True)
-        volunteer = self._get(Volunteer, pairing.volunteer_id, "volunteer", read_only=True)
-        visit = Visit.record(
-            self._county(elder.county), pairing, elder, volunteer, details,
-            now=self._now(), meta=by, id=self.new_id(),
-        )  # fmt: skip
-        return self._save(visit)
+        """Record a visit; ``details`` are the EVV fields of :func:`ledger.visits.normalise_details`.
+
+        The pairing, the elder and the volunteer are only read: the visit is decided on them as
+        the cache holds them, and written only if none has changed since (:meth:`_decided`).
+        """
+        taken: list[Any] = []  # the time and the new id, taken once even if the visit is decided twice
+
+        def attempt(load: Loader, reads: Reads | None) -> Written:
+            pairing = load(Pairing, pairing_id, "pairing")
+            elder = load(Elder, pairing.elder_id, "elder")
+            volunteer = load(Volunteer, pairing.volunteer_id, "volunteer")
+            county = self._county(elder.county)
+            if not taken:
+                taken.extend((self._now(), self.new_id()))
+            now, ident = taken
+            visit = Visit.record(county, pairing, elder, volunteer, details, now=now, meta=by, id=ident)
+            return self._save(visit, reads=reads)
+
+        return self._decided(attempt)
 
     def _visit(self, visit_id: UUID, expected_version: int | None = None) -> Visit:
         return self._get(Visit, visit_id, "visit", expected_version=expected_version)

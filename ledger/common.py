@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from enum import EnumType
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 from zoneinfo import ZoneInfo
@@ -122,10 +123,23 @@ def require_choice(field: str, value: object, choices: Iterable[str]) -> str:
     The answer is a plain ``str`` even when ``value`` is an enum member, so an event recorded now holds
     what an event decoded from the store holds.
     """
-    allowed = tuple(choices)  # `text in SomeStrEnum` raises TypeError on Python 3.11; a tuple compares by value
+    allowed = _choices(choices)  # `text in SomeStrEnum` raises TypeError on Python 3.11; a tuple compares by value
     if value not in allowed:
         raise InvalidInput(field, f"{value!r} is not one of {', '.join(allowed)}")
     return str(value)
+
+
+_ENUM_CHOICES: dict[type, tuple[str, ...]] = {}
+"""Each enum's members as a tuple, made once per process (an enum class never changes)."""
+
+
+def _choices(choices: Iterable[str]) -> tuple[str, ...]:
+    if isinstance(choices, EnumType):
+        allowed = _ENUM_CHOICES.get(choices)
+        if allowed is None:
+            allowed = _ENUM_CHOICES[choices] = tuple(choices)
+        return allowed
+    return tuple(choices)
 
 
 def require_fen(field: str, value: object, *, allow_negative: bool = False) -> int:
