@@ -394,7 +394,10 @@ class Page:
         pairs: dict[tuple[str, str], Anomaly] = {}
         for visit_id in self.state.moved:
             visit = self.state.visits[visit_id]
+            start, end = visit.started_at, visit.ended_at
             for other in by_volunteer[visit.volunteer_id]:
+                if not (start < other.ended_at and other.started_at < end):
+                    continue  # no overlap: ``overlap`` would find none (a shortcut, most pairs)
                 stake = claimed(visit.visit_id) + claimed(other.visit_id)
                 if (a := overlap(visit, other, claimed=stake)) is not None:
                     pairs[a.subject, a.other] = a

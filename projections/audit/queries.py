@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
@@ -56,7 +57,7 @@ NEIGHBOURS = PerStore(
     ),
     postgres=(
         f"SELECT {_columns('v', VISITS)} "
-        "FROM unnest(?::uuid[], ?::timestamptz[], ?::timestamptz[]) AS w(volunteer_id, lo, hi) "
+        "FROM unnest(%b::uuid[], %b::timestamptz[], %b::timestamptz[]) AS w(volunteer_id, lo, hi) "
         "JOIN {visits} AS v ON v.volunteer_id = w.volunteer_id AND v.ended_at > w.lo AND v.started_at < w.hi "
         f"WHERE v.status <> '{VOIDED}'"
     ),
@@ -70,7 +71,7 @@ UNCONFIRMED_VISITS = PerStore(
     ),
     postgres=(
         "SELECT w.visit_id AS visit_id, v.status AS status, v.status_pos AS status_pos "
-        "FROM unnest(?::uuid[]) AS w(visit_id) "
+        "FROM unnest(%b::uuid[]) AS w(visit_id) "
         f"LEFT JOIN {{visits}} AS v ON v.visit_id = w.visit_id WHERE v.status IS NULL OR v.status <> '{CONFIRMED}'"
     ),
 )
@@ -81,7 +82,7 @@ RESTATE = PerStore(
     sqlite="UPDATE {visits} SET status = ?, status_pos = ? WHERE visit_id = ?",
     postgres=(
         "UPDATE {visits} AS t SET status = u.status, status_pos = u.status_pos "
-        "FROM unnest(?::text[], ?::bigint[], ?::uuid[]) AS u(status, status_pos, visit_id) "
+        "FROM unnest(%b::text[], %b::bigint[], %b::uuid[]) AS u(status, status_pos, visit_id) "
         "WHERE t.visit_id = u.visit_id"
     ),
 )
@@ -117,22 +118,28 @@ ENTITY_TRAIL = f"SELECT {', '.join(TRAIL.names)} FROM {{trail}} WHERE entity_id 
 """Every trail row of one entity's events. The trail is indexed by subject, not entity: a scan, for the rare
 question a subject cannot answer (:meth:`projections.audit.AuditView.burndown`)."""
 
-VOIDED_VISITS = f"SELECT {', '.join(VISITS.names)} FROM {{visits}} WHERE visit_id {{any_of}} AND status = '{VOIDED}'"
+VOIDED_VISITS = f"SELECT {', '.join(VISITS.names)} FROM {{visits}} WHERE visit_id {{any_uuid}} AND status = '{VOIDED}'"
 UNCONFIRMED_ITEMS = (
     f"SELECT {_columns('i', ITEMS)} FROM {{items}} AS i LEFT JOIN {{visits}} AS v ON v.visit_id = i.visit_id "
-    f"WHERE i.claim_id {{any_of}} AND (v.status IS NULL OR v.status <> '{CONFIRMED}')"
+    f"WHERE i.claim_id {{any_uuid}} AND (v.status IS NULL OR v.status <> '{CONFIRMED}')"
 )
 """The items of the claims whose visit is not confirmed (or was never recorded)."""
 
 
+def any_of(kind: Kind) -> str:
+    """The template condition that a column of ``kind`` is one of the keys passed as one parameter
+    (typed, so that PostgreSQL receives them as one binary array: :class:`~projections.storage.Dialect`'s words)."""
+    return {Kind.UUID: "{any_uuid}", Kind.TEXT: "{any_text}", Kind.INT: "{any_int}"}.get(kind, "{any_of}")
+
+
 def select_in(rows: Rows, column: str) -> str:
-    return f"SELECT {', '.join(rows.names)} FROM {{{rows.suffix}}} WHERE {column} {{any_of}}"
+    return f"SELECT {', '.join(rows.names)} FROM {{{rows.suffix}}} WHERE {column} {any_of(rows.kind(column))}"
 
 
 def forget(codes: Sequence[str], column: str) -> str:
     """Delete the anomalies of those codes whose ``column`` is one of the keys."""
     listed = ", ".join(f"'{c}'" for c in codes)
-    return f"DELETE FROM {{anomalies}} WHERE code IN ({listed}) AND {column} {{any_of}}"
+    return f"DELETE FROM {{anomalies}} WHERE code IN ({listed}) AND {column} {any_of(ANOMALIES.kind(column))}"
 
 
 def window_params(dialect: Dialect, windows: list[tuple[UUID, datetime, datetime]]) -> tuple[Any, ...]:
@@ -178,6 +185,7 @@ class AuditSQL:
         self.entity_trail = d.render(ENTITY_TRAIL)
         self.settle = SETTLE.of(d)
         self._codecs = {r.suffix: self._codecs_of(r) for r in ROWS}
+        self._getters = {r.suffix: self._getter_of(r) for r in ROWS}
 
     def _codecs_of(self, rows: Rows) -> Codecs:
         """Per column: its encoder, and (for the row class's fields) its decoder; None-safe where nullable."""
@@ -188,11 +196,27 @@ class AuditSQL:
             [(c.name, _none_safe(d.decoders.get(c.kind), c.nullable)) for c in columns if c.name in rows.given],
         )
 
+    def _getter_of(self, rows: Rows) -> tuple[Callable[[Any], tuple[Any, ...]], list[tuple[int, Callable[[Any], Any]]]]:
+        """The columns of a row as a tuple (one ``attrgetter``), and the coder of each column that has one."""
+        encoders = self._codecs[rows.suffix][0]
+        coded = [(i, f) for i, (_, f) in enumerate(encoders) if f is not None]
+        return attrgetter(*(n for n, _ in encoders)), coded
+
     # Rows ---------------------------------------------------------------------------------
 
     def encoded(self, rows: Rows, items: Iterable[Any]) -> list[tuple[Any, ...]]:
-        encoders = self._codecs[rows.suffix][0]
-        return [tuple(getattr(item, n) if f is None else f(getattr(item, n)) for n, f in encoders) for item in items]
+        # A rebuild encodes every column of every row it writes: the columns are read with one
+        # attrgetter per row, and only those with a coder are touched after that.
+        getter, coded = self._getters[rows.suffix]
+        if not coded:
+            return [getter(item) for item in items]
+        found = []
+        for item in items:
+            values = list(getter(item))
+            for i, f in coded:
+                values[i] = f(values[i])
+            found.append(tuple(values))
+        return found
 
     def make(self, rows: Rows, record: Row) -> Statement:
         decoders = self._codecs[rows.suffix][1]

@@ -74,7 +74,9 @@ class Dialect(ABC):
     placeholder: ClassVar[str]
     types: ClassVar[Mapping[Kind, str]]
     words: ClassVar[Mapping[str, str]]
-    """Fragments a template may use: ``any_of``, ``bytewise``, ``without_rowid``."""
+    """Fragments a template may use: ``any_of``, ``bytewise``, ``without_rowid``; and ``any_uuid``,
+    ``any_text``, ``any_int``: ``any_of`` for keys of a known type, which PostgreSQL receives as one
+    binary array (no element quoted in Python)."""
     snapshot: ClassVar[str | None] = None
     """The statement that makes a read transaction see one snapshot (None: it already does)."""
     encoders: ClassVar[Mapping[Kind, Callable[[Any], Any]]]
@@ -230,6 +232,7 @@ class SQLiteDialect(Dialect):
     }  # fmt: skip
     words: ClassVar[Mapping[str, str]] = {
         "any_of": "IN (SELECT value FROM json_each(?))", "bytewise": "", "without_rowid": "WITHOUT ROWID",
+        **dict.fromkeys(("any_uuid", "any_text", "any_int"), "IN (SELECT value FROM json_each(?))"),
     }  # fmt: skip
     encoders: ClassVar[Mapping[Kind, Callable[[Any], Any]]] = {
         Kind.UUID: str, Kind.INSTANT: instant_text, Kind.DAY: date.isoformat, Kind.NUMBER: str,
@@ -281,7 +284,10 @@ class PostgresDialect(Dialect):
         Kind.NUMBER: "numeric", Kind.INSTANT: "timestamptz", Kind.DAY: "date", Kind.FLAG: "boolean",
         Kind.UUIDS: "text", Kind.INTS: "text", Kind.JSON: "text", Kind.BYTES: "bytea",
     }  # fmt: skip
-    words: ClassVar[Mapping[str, str]] = {"any_of": "= ANY(?)", "bytewise": 'COLLATE "C"', "without_rowid": ""}
+    words: ClassVar[Mapping[str, str]] = {
+        "any_of": "= ANY(?)", "bytewise": 'COLLATE "C"', "without_rowid": "",
+        "any_uuid": "= ANY(%b::uuid[])", "any_text": "= ANY(%b::text[])", "any_int": "= ANY(%b::bigint[])",
+    }  # fmt: skip
     snapshot = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"
     encoders: ClassVar[Mapping[Kind, Callable[[Any], Any]]] = {Kind.INSTANT: aware, **_json_coders(decode=False)}
     decoders: ClassVar[Mapping[Kind, Callable[[Any], Any]]] = {
@@ -321,9 +327,13 @@ class PostgresDialect(Dialect):
         return SQL(text.replace("?", "%s"))
 
     def insert(self, table: Table) -> Statement:
-        """One statement for many rows: each column travels as one array, unnested by the server."""
+        """One statement for many rows: each column travels as one array, unnested by the server.
+
+        The arrays travel in binary (``%b``): psycopg's text format quotes every element of an array
+        in Python, which cost a page more than the server spent inserting its rows.
+        """
         names = ", ".join(table.names)
-        casts = ", ".join(f"?::{self.types[c.kind]}[]" for c in table.columns)
+        casts = ", ".join(f"%b::{self.types[c.kind]}[]" for c in table.columns)
         return self.render(
             f"INSERT INTO {{{table.suffix}}} ({names}) SELECT {names} FROM unnest({casts}) AS u({names})"
         )
