@@ -137,7 +137,9 @@ def test_two_identical_requests_racing_write_once_and_answer_alike(api: Harness,
         lambda: post(api, "/v1/visits", body, key, "visit-1"), lambda: post(api, "/v1/visits", body, key, "visit-1")
     )
     assert one.status_code == two.status_code == 201 and one.json() == two.json()
-    assert "Idempotent-Replayed" not in one.headers and two.headers["Idempotent-Replayed"] == "true"
+    # Which one got there first is up to the scheduler on a loaded machine; exactly one is the replay.
+    replayed = sorted(response.headers.get("Idempotent-Replayed", "") for response in (one, two))
+    assert replayed == ["", "true"]
     assert api.events() == before + 1
 
 
