@@ -154,6 +154,20 @@ class ViewRead:
 
         Its lag and state are always of now; the route's ``response_model`` documents the body.
         """
+
+        def serialized() -> tuple[int, bytes]:
+            made = build()
+            return made.position, made.__pydantic_serializer__.to_json(made, exclude=META_FIELDS)
+
+        return await self.serialized_page(pages, serialized, *also, keep=keep)
+
+    async def serialized_page(
+        self, pages: Paging, build: Callable[[], tuple[int, bytes]], *also: Hashable, keep: bool = True
+    ) -> Response:
+        """:meth:`page`, for a ``build`` that serializes its answer itself: it returns the position
+        its rows reflect and the JSON object of everything but the :class:`ReadMeta` fields (at
+        least one field: ``{"items":[...],...}``), byte for byte what the route's ``response_model``
+        would serialize. No row need become an object on the way (the roster's pages)."""
         key = (pages.scope, pages.limit, pages.cursor, self.principal.role, self.principal.volunteer_id, *also)
         reads = self.services.reads
         answers = reads.answers if reads is not None and keep and self.available else None
@@ -165,8 +179,7 @@ class ViewRead:
             found = answers.get(self.model, key, now)
             kept = None if found is None else (now, found)
         if kept is None:
-            made = await run_in_threadpool(build)
-            kept = made.position, made.__pydantic_serializer__.to_json(made, exclude=META_FIELDS)
+            kept = await run_in_threadpool(build)
             if answers is not None:
                 answers.put(self.model, key, *kept)
         position, body = kept
@@ -255,6 +268,10 @@ class Paging:
         ``limit``, and the cursor after them if there was one more."""
         chosen = list(rows[: self.limit])
         return chosen, (self._encode(key(chosen[-1])) if len(rows) > self.limit and chosen else None)
+
+    def cursor_after(self, key: tuple[Any, ...]) -> str:
+        """The cursor of a page whose last row has this key (what :meth:`window` gives)."""
+        return self._encode(key)
 
     def _encode(self, key: tuple[Any, ...]) -> str:
         raw = json.dumps([self.scope, list(key)], separators=(",", ":"), ensure_ascii=False)

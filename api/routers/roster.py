@@ -11,13 +11,15 @@ days back from that day.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 
-from api.asof import AS_OF_LIST_ERRORS, AsOfPage, as_of_reader, read_today
+from api.asof import AS_OF_LIST_ERRORS, AsOfPage, AsOfRead, as_of_reader, read_today
 from api.problems import BadRequest
 from api.reads import Pages, Paging, ViewRead
 from api.schemas import Text, examples
@@ -111,6 +113,28 @@ def pairing_cursor(p: PairingRow) -> tuple[str, ...]:
     return tuple(str(part) for part in pairing_key(p))
 
 
+PAIRING_FIELDS = tuple(PairingItem.model_fields)
+"""The fields of an item, in the order of ``RosterView.pairings(as_values=True)``'s columns."""
+PAIRING_CURSOR = tuple(PAIRING_FIELDS.index(name) for name in ("county", "township", "group", "elder_id", "pairing_id"))
+"""Where :func:`pairing_key`'s parts are in a row of values."""
+
+
+def pairings_json(rows: Sequence[tuple[Any, ...]], pages: Paging) -> bytes:
+    """``{"items":[...],"next_cursor":...}`` of a page of ``RosterView.pairings(as_values=True)`` (``limit + 1``
+    rows read past the cursor; not ``?as_of=``), as ``AsOfPage[PairingItem]`` serializes it, with no model made per row:
+    pydantic-core writes ids, dates and text as the model would, from the store's values."""
+    chosen, last = rows[: pages.limit], None
+    if len(rows) > pages.limit and chosen:
+        last = tuple(str(chosen[-1][i]) for i in PAIRING_CURSOR)
+    return to_json(
+        {
+            "items": [dict(zip(PAIRING_FIELDS, row, strict=True)) for row in chosen],
+            "next_cursor": pages.cursor_after(last) if last is not None else None,
+            "as_of": None,
+        }
+    )
+
+
 def pairing_after(pages: Paging) -> PairingKey | None:
     """The previous page's last pairing, as the roster orders them (400: not a cursor of this list)."""
     found = pages.after_key()
@@ -139,6 +163,17 @@ async def pairings(
         volunteer_id = read.principal.volunteer_id
 
     after = pairing_after(pages)
+    if not isinstance(read, AsOfRead):
+
+        def serialize() -> tuple[int, bytes]:
+            answer = read.view().pairings(
+                county=county, township=township, category=category, group=group, volunteer_id=volunteer_id,
+                elder_id=elder_id,
+                after=after, limit=pages.limit + 1, as_values=True,
+            )  # fmt: skip
+            return answer.position, pairings_json(answer.rows, pages)
+
+        return await read.serialized_page(pages, serialize)
 
     def build() -> AsOfPage[PairingItem]:
         answer = read.view().pairings(

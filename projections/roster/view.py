@@ -9,7 +9,7 @@ code point on both stores (:data:`~projections.roster.tables.PAIRING_ORDER`).
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 from uuid import UUID
 
 from ledger.common import COUNTY_TZ
@@ -57,6 +57,7 @@ class RosterView(PagedView[RosterWriter]):
     def writer(self, cursor: Cursor) -> RosterWriter:  # Any: the store's DB cursor
         return RosterWriter(cursor, self.dialect)
 
+    @overload
     def pairings(
         self,
         *,
@@ -68,9 +69,62 @@ class RosterView(PagedView[RosterWriter]):
         elder_id: UUID | None = None,
         after: PairingKey | None = None,
         limit: int | None = None,
-    ) -> Answer[PairingRow]:
+        as_values: Literal[False] = False,
+    ) -> Answer[PairingRow]: ...
+
+    @overload
+    def pairings(
+        self,
+        *,
+        county: str | None = None,
+        township: str | None = None,
+        category: str | None = None,
+        group: str | None = None,
+        volunteer_id: UUID | None = None,
+        elder_id: UUID | None = None,
+        after: PairingKey | None = None,
+        limit: int | None = None,
+        as_values: Literal[True],
+    ) -> Answer[tuple[Any, ...]]: ...
+
+    def pairings(
+        self,
+        *,
+        county: str | None = None,
+        township: str | None = None,
+        category: str | None = None,
+        group: str | None = None,
+        volunteer_id: UUID | None = None,
+        elder_id: UUID | None = None,
+        after: PairingKey | None = None,
+        limit: int | None = None,
+        as_values: bool = False,
+    ) -> Answer[PairingRow] | Answer[tuple[Any, ...]]:
         """Active pairings, by county, township, group, elder and pairing (:func:`pairing_key`);
-        ``after``: only those past that key; ``limit``: at most that many (a page, read as one)."""
+        ``after``: only those past that key; ``limit``: at most that many (a page, read as one).
+
+        ``as_values``: each row as the store returns its values, in the order of :class:`PairingRow`'s
+        fields and not decoded: ids and dates as text on SQLite (each the ``str`` of its Python value),
+        as :class:`~uuid.UUID` and :class:`~datetime.date` on PostgreSQL. For an answer serialized
+        straight from the rows, with no object made per row (``GET /v1/roster``)."""
+        query = self._pairings_query(county, township, category, group, volunteer_id, elder_id, after, limit)
+        position, [rows] = self.read(query)
+        if as_values:
+            values = self.dialect.values
+            return Answer(position, tuple(values(r) for r in rows))
+        return Answer(position, tuple(PairingRow(**self.dialect.decode_row(r, tables.KINDS)) for r in rows))
+
+    def _pairings_query(
+        self,
+        county: str | None,
+        township: str | None,
+        category: str | None,
+        group: str | None,
+        volunteer_id: UUID | None,
+        elder_id: UUID | None,
+        after: PairingKey | None,
+        limit: int | None,
+    ) -> tuple[str, list[Any]]:
         uid = self._uid
         extra, params = filters("e", county=county, township=township, category=category)
         more, more_params = filters("p", grp=group, volunteer_id=uid(volunteer_id), elder_id=uid(elder_id))
@@ -83,8 +137,7 @@ class RosterView(PagedView[RosterWriter]):
         if limit is not None:
             statement += " LIMIT ?"
             values.append(limit)
-        position, found = self._rows(PairingRow, statement, values)
-        return Answer(position, tuple(found))
+        return statement, values
 
     def unpaired(
         self, *, county: str | None = None, township: str | None = None, category: str | None = None
