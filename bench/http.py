@@ -1,25 +1,39 @@
-"""HTTP throughput and latency of the API beside the framework's ceiling, measured in one run.
+"""HTTP throughput and latency of the API beside the framework's ceilings, measured in one run.
 
-Run as ``python -m bench.http [--seconds 5] [--rounds 3] [--connections 4]``. It builds the demo
-county in a temporary SQLite store, starts ``bench.http_server`` (our app under uvicorn, plus a
-bare FastAPI endpoint served by the same process: the ceiling of any endpoint there) on a
-loopback port, and drives, from a separate load-generator process with keep-alive connections:
+Run as ``python -m bench.http [--seconds 5] [--rounds 3] [--connections 4] [--store sqlite|postgresql]
+[--workers N]``. It builds the demo county in a temporary store (a SQLite file, or a fresh schema of
+the PostgreSQL at ``TIEXIN_BENCH_POSTGRES_URL``), starts ``bench.http_server`` (our app under
+uvicorn, plus two bare endpoints served by the same process: the ceilings of any endpoint there) on
+a loopback port, and drives, from a separate load-generator process with keep-alive connections:
 
 - ``GET /bench/bare``     the bare endpoint, no auth, no store;
 - ``GET /v1/roster``      a page of the roster read model, with a coordinator's key;
+- ``POST /bench/append``  the bare durable write: one pre-encoded ``Visit.Recorded`` of a new visit
+  inserted by the library's recorder, one transaction per request (:mod:`bench.http_server`);
 - ``POST /v1/visits``     recording a visit, with a volunteer's key (a new visit each time);
 - ``GET /v1/roster`` again with ``Cache-Control: no-cache``: the page computed from the view
-  each time, as after every write that moves the roster (kept answers: :mod:`api.answers`).
+  each time, as after every write that moves the roster (kept answers: :mod:`api.answers`);
+- a mix of 9 ``GET /v1/roster`` to 1 ``POST /v1/visits`` on each connection, which also checks
+  that reads follow writes: a GET started more than :data:`FRESH_WITHIN` seconds after a POST
+  was answered must reflect a position (``X-Tiexin-Position``) at least that POST's; any other
+  is counted stale, with its age (how long after that POST's answer it started).
 
-Rounds alternate the four so load from elsewhere on this shared machine hits them alike. It
+Rounds alternate the targets so load from elsewhere on this shared machine hits them alike. It
 prints requests/s and p50/p99 latency per round and overall; the last line gives each of ours
-as a ratio to the bare endpoint's requests/s, and the GET's p99.
+as a ratio to its ceiling (reads to the bare GET, ``POST /v1/visits`` to the bare append), the
+p99s, the stale reads, each against its goal ("met" / "not met").
+
+On SQLite the server runs one worker with the read models in its process. On PostgreSQL the read
+models run in a separate ``tiexin projections run`` process, and the server runs with one worker,
+then with ``--workers`` (default 2) in the same run: the writes are measured under both, and the
+last line adds the ratio of ``POST /v1/visits`` with N workers to with one.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import bisect
 import http.client
 import itertools
 import json
@@ -27,18 +41,26 @@ import os
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-from bench.common import BENCH_MASTER_KEY
+from bench.common import BENCH_MASTER_KEY, temp_store
 from tiexin.demo.generator import run_demo
+
+FRESH_WITHIN = 0.1
+"""A read started this long (s) after a write was answered must reflect it."""
+MIX = 10
+"""Of each ``MIX`` requests of the mixed load, one is a POST (the last), the others GETs."""
+GOALS = {
+    "post": 0.5, "post_p99": 25.0, "fresh": 0.3, "fresh_p99": 15.0, "mixed": 0.4, "workers": 1.5,
+}  # fmt: skip
+"""POST /v1/visits ≥ 0.5 of the bare append, its p99 < 25 ms; a roster page computed afresh ≥ 0.3 of the
+bare GET, p99 < 15 ms; the mixed load ≥ 0.4 of the bare GET; N workers' POSTs ≥ 1.5× one worker's."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +72,10 @@ class Target:
     pairing_id: str | None = None
     no_cache: bool = False
     """Send ``Cache-Control: no-cache``: the answer is computed from the view, not a kept one."""
+    mixed_path: str | None = None
+    """A mixed load: ``MIX - 1`` GETs of this path, then one ``method`` of ``path`` (each connection)."""
+    mixed_token: str | None = None
+    """The key the mixed load's GETs are sent with."""
 
 
 @dataclass
@@ -60,6 +86,12 @@ class Result:
     failures: int = 0
     statuses: dict[int, int] = field(default_factory=dict)
     sample_failure: str = ""
+    posts: int = 0
+    """Visits posted (each took an index)."""
+    writes: list[tuple[float, int]] = field(default_factory=list)
+    """Of a mixed load: each POST's (when answered, its log position)."""
+    reads: list[tuple[float, int]] = field(default_factory=list)
+    """Of a mixed load: each GET's (when sent, the position its answer reflects)."""
 
     @property
     def per_second(self) -> float:
@@ -74,6 +106,9 @@ class Result:
         self.seconds += other.seconds
         self.failures += other.failures
         self.latencies.extend(other.latencies)
+        self.posts += other.posts
+        self.writes.extend(other.writes)
+        self.reads.extend(other.reads)
         for status, count in other.statuses.items():
             self.statuses[status] = self.statuses.get(status, 0) + count
         self.sample_failure = self.sample_failure or other.sample_failure
@@ -117,18 +152,31 @@ def load(port: int, target: Target, seconds: float, connections: int, first_inde
             headers["Authorization"] = f"Bearer {target.token}"
         if target.no_cache:
             headers["Cache-Control"] = "no-cache"
-        while time.perf_counter() < deadline:
-            body = visit_body(target.pairing_id or "", next(counter)) if target.method == "POST" else None
+        read_headers = {**headers, "Authorization": f"Bearer {target.mixed_token}"} if target.mixed_token else headers
+        for number in itertools.count():
+            if time.perf_counter() >= deadline:
+                break
+            method, path = target.method, target.path
+            if target.mixed_path is not None and number % MIX != MIX - 1:
+                method, path = "GET", target.mixed_path
+            posting = method == "POST" and target.pairing_id is not None
+            body = visit_body(target.pairing_id or "", next(counter)) if posting else None
             started = time.perf_counter()
-            conn.request(target.method, target.path, body=body, headers=headers)
+            conn.request(method, path, body=body, headers=headers if method == "POST" else read_headers)
             response = conn.getresponse()
             payload = response.read()
-            mine.latencies.append(time.perf_counter() - started)
+            answered = time.perf_counter()
+            mine.latencies.append(answered - started)
             mine.requests += 1
+            mine.posts += posting
             mine.statuses[response.status] = mine.statuses.get(response.status, 0) + 1
             if response.status >= 400:
                 mine.failures += 1
                 mine.sample_failure = mine.sample_failure or payload.decode(errors="replace")[:300]
+            elif target.mixed_path is not None and method == "POST":
+                mine.writes.append((answered, int(json.loads(payload)["position"])))
+            elif target.mixed_path is not None:
+                mine.reads.append((started, int(response.getheader("X-Tiexin-Position") or 0)))
         conn.close()
         with lock:
             total.add(mine)
@@ -141,6 +189,25 @@ def load(port: int, target: Target, seconds: float, connections: int, first_inde
         thread.join()
     total.seconds = time.perf_counter() - began
     return total
+
+
+def staleness(writes: Sequence[tuple[float, int]], reads: Sequence[tuple[float, int]]) -> tuple[int, float]:
+    """How many reads started over :data:`FRESH_WITHIN` s after a write was answered reflect a position
+    before that write's, and the worst age (s from that write's answer to the read) among them."""
+    ordered = sorted(writes)
+    answered = [at for at, _ in ordered]
+    highest, top = [], 0
+    for _, position in ordered:
+        top = max(top, position)
+        highest.append(top)
+    stale, worst = 0, 0.0
+    for started, position in reads:
+        known = bisect.bisect_right(answered, started - FRESH_WITHIN)
+        if known and highest[known - 1] > position:
+            stale += 1
+            first = next(at for at, written in ordered if written > position)
+            worst = max(worst, started - first)
+    return stale, worst
 
 
 def connections_slack(connections: int) -> int:
@@ -174,23 +241,52 @@ def request(port: int, method: str, path: str, token: str, body: dict[str, Any] 
     return payload
 
 
-def start_server(env: dict[str, str], port: int) -> subprocess.Popen[bytes]:
+def start_server(env: dict[str, str], port: int, workers: int = 1) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "bench.http_server", "--port", str(port)],
+        [sys.executable, "-m", "bench.http_server", "--port", str(port), "--workers", str(workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    for _ in range(300):
+    answered = 0
+    for _ in range(600):
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
             conn.request("GET", "/healthz")
             if conn.getresponse().status == 200:
-                return process
+                answered += 1
+                if answered >= 4 * workers:  # each worker has likely started by then
+                    return process
+                continue
         except OSError:
-            time.sleep(0.1)
+            pass
+        time.sleep(0.1)
     process.kill()
     raise RuntimeError("the bench server did not start")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def wait_caught_up(port: int, token: str, timeout: float = 600.0) -> None:
+    """Until the roster read model has applied the whole log (the demo's, at first)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn.request("GET", "/v1/roster?limit=1", headers={"Authorization": f"Bearer {token}"})
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        if response.status == 200 and response.getheader("X-Tiexin-Lag") == "0":
+            return
+        time.sleep(0.5)
+    raise RuntimeError("the read models did not catch up with the demo's log")
 
 
 def set_up_volunteer(env: dict[str, str], port: int, coordinator: str) -> tuple[str, str]:
@@ -224,56 +320,146 @@ def report(label: str, result: Result) -> None:
     )
 
 
+@dataclass
+class Run:
+    """What every phase of one run shares: the store, its keys, the pairing, the next visit's index."""
+
+    env: dict[str, str]
+    coordinator: str
+    seconds: float
+    rounds: int
+    connections: int
+    volunteer: str = ""
+    pairing: str = ""
+    next_visit: int = 0
+
+
+def run_phase(run: Run, workers: int, targets: Sequence[Target], label: str) -> dict[str, Result]:
+    """Start the server with ``workers`` workers, drive each target in alternating rounds, stop it."""
+    port = free_port()
+    server = start_server(run.env, port, workers)
+    try:
+        if not run.pairing:
+            run.volunteer, run.pairing = set_up_volunteer(run.env, port, run.coordinator)
+        wait_caught_up(port, run.coordinator)
+        chosen = [with_parties(t, run) for t in targets]
+        totals = {t.label: Result() for t in chosen}
+        with ProcessPoolExecutor(max_workers=1) as pool:
+            pool.submit(load, port, Target("warm-up", "GET", "/bench/bare"), 1.0, run.connections, 0).result()
+            for number in range(1, run.rounds + 1):
+                for target in chosen:
+                    result = pool.submit(load, port, target, run.seconds, run.connections, run.next_visit).result()
+                    run.next_visit += result.posts + connections_slack(run.connections)
+                    report(f"{label}round {number} {target.label}", result)
+                    totals[target.label].add(result)
+    finally:
+        stop(server)
+    for name, result in totals.items():
+        report(f"{label}all {name}", result)
+    return totals
+
+
+COORDINATOR, VOLUNTEER = "<coordinator>", "<volunteer>"
+"""Stand-ins in the target list for the keys and pairing made once the server is up."""
+
+
+def with_parties(target: Target, run: Run) -> Target:
+    keys = {COORDINATOR: run.coordinator, VOLUNTEER: run.volunteer}
+    return replace(
+        target,
+        token=keys.get(target.token or "", target.token),
+        pairing_id=run.pairing if target.pairing_id == VOLUNTEER else target.pairing_id,
+        mixed_token=keys.get(target.mixed_token or "", target.mixed_token),
+    )
+
+
+BARE = Target("bare GET /bench/bare", "GET", "/bench/bare")
+ROSTER = Target("GET /v1/roster", "GET", "/v1/roster?limit=50", COORDINATOR)
+APPEND = Target("bare POST /bench/append", "POST", "/bench/append")
+VISITS = Target("POST /v1/visits", "POST", "/v1/visits", VOLUNTEER, VOLUNTEER)
+FRESH = Target("GET /v1/roster no-cache", "GET", "/v1/roster?limit=50", COORDINATOR, no_cache=True)
+MIXED = Target("mixed 9 GET : 1 POST", "POST", "/v1/visits", VOLUNTEER, VOLUNTEER, mixed_path="/v1/roster?limit=50")
+"""The mixed load posts with the volunteer's key and reads the roster with it too (its own pairings)."""
+
+
+def goal(met: bool) -> str:
+    return "met" if met else "not met"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.http", description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0, help="per target per round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="server worker processes (PostgreSQL only; default 2 there)"
+    )
     args = parser.parse_args(argv)
+    postgres = args.store == "postgresql"
+    workers = args.workers if args.workers is not None else (2 if postgres else 1)
+    if workers < 1 or (workers > 1 and not postgres):
+        parser.error("--workers N > 1 takes --store postgresql (SQLite runs one worker with the read models in it)")
 
-    with tempfile.TemporaryDirectory(prefix="tiexin-bench-http-") as directory:
-        url = f"sqlite:///{Path(directory) / 'tiexin.db'}"
+    one: dict[str, Result] = {}
+    with temp_store("postgres" if postgres else "sqlite", "http") as url:
         summary = run_demo(url, seed=1, master_key=BENCH_MASTER_KEY)
-        print(f"demo store: {summary.total_events:,} events", flush=True)
+        print(f"demo store ({args.store}): {summary.total_events:,} events", flush=True)
         env = {
             **os.environ,
             "TIEXIN_DATABASE_URL": url,
             "TIEXIN_MASTER_KEY": base64.b64encode(BENCH_MASTER_KEY).decode(),
         }
+        if postgres:
+            env["TIEXIN_PROJECTIONS"] = "off"
         coordinator = tiexin(env, "keys", "create", "--role", "coordinator", "--name", "bench-coordinator")
-        port = free_port()
-        server = start_server(env, port)
+        run = Run(env, coordinator, args.seconds, args.rounds, args.connections)
+        projections = (
+            subprocess.Popen(
+                [sys.executable, "-m", "tiexin", "projections", "run"],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            if postgres
+            else None
+        )
         try:
-            volunteer, pairing = set_up_volunteer(env, port, coordinator)
-            targets = [
-                Target("bare GET /bench/bare", "GET", "/bench/bare"),
-                Target("GET /v1/roster", "GET", "/v1/roster?limit=50", coordinator),
-                Target("POST /v1/visits", "POST", "/v1/visits", volunteer, pairing),
-                Target("GET /v1/roster no-cache", "GET", "/v1/roster?limit=50", coordinator, no_cache=True),
-            ]
-            totals = {t.label: Result() for t in targets}
-            with ProcessPoolExecutor(max_workers=1) as pool:
-                pool.submit(load, port, targets[0], 1.0, args.connections, 0).result()  # warm up
-                next_visit = 0
-                for number in range(1, args.rounds + 1):
-                    for target in targets:
-                        result = pool.submit(load, port, target, args.seconds, args.connections, next_visit).result()
-                        if target.method == "POST":
-                            next_visit += result.requests + connections_slack(args.connections)
-                        report(f"round {number} {target.label}", result)
-                        totals[target.label].add(result)
+            if postgres:
+                one = run_phase(run, 1, [APPEND, VISITS], "1 worker: ")
+            label = f"{workers} workers: " if postgres else ""
+            totals = run_phase(run, workers, [BARE, ROSTER, APPEND, VISITS, FRESH, MIXED], label)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
-    for label, result in totals.items():
-        report(f"all {label}", result)
-    bare, roster, visits, uncached = (totals[t.label] for t in targets)
-    print(
-        f"ratio to bare: GET /v1/roster {roster.per_second / bare.per_second:.2f} "
-        f"POST /v1/visits {visits.per_second / bare.per_second:.2f} "
-        f"(GET p99 {roster.percentile(0.99):.1f} ms; computed afresh: {uncached.per_second / bare.per_second:.2f}, "
-        f"p99 {uncached.percentile(0.99):.1f} ms)"
-    )
+            if projections is not None:
+                stop(projections)
+    bare, roster, append, visits, fresh, mixed = (totals[t.label] for t in (BARE, ROSTER, APPEND, VISITS, FRESH, MIXED))
+    stale, worst = staleness(mixed.writes, mixed.reads)
+    post_ratio = visits.per_second / append.per_second if append.per_second else 0.0
+    fresh_ratio = fresh.per_second / bare.per_second
+    mixed_ratio = mixed.per_second / bare.per_second
+    parts = [
+        f"ratio to bare GET: GET /v1/roster {roster.per_second / bare.per_second:.2f} "
+        f"(p99 {roster.percentile(0.99):.1f} ms) POST /v1/visits {visits.per_second / bare.per_second:.2f}",
+        f"POST /v1/visits to bare append {post_ratio:.2f} "
+        f"(goal ≥ {GOALS['post']}: {goal(post_ratio >= GOALS['post'])}), "
+        f"p99 {visits.percentile(0.99):.1f} ms (goal < {GOALS['post_p99']:.0f} ms: "
+        f"{goal(visits.percentile(0.99) < GOALS['post_p99'])}; bare append p99 {append.percentile(0.99):.1f} ms)",
+        f"GET /v1/roster afresh {fresh_ratio:.2f} (goal ≥ {GOALS['fresh']}: {goal(fresh_ratio >= GOALS['fresh'])}), "
+        f"p99 {fresh.percentile(0.99):.1f} ms (goal < {GOALS['fresh_p99']:.0f} ms: "
+        f"{goal(fresh.percentile(0.99) < GOALS['fresh_p99'])})",
+        f"mixed 9 GET : 1 POST {mixed_ratio:.2f} (goal ≥ {GOALS['mixed']}: {goal(mixed_ratio >= GOALS['mixed'])}), "
+        f"stale reads {stale} of {len(mixed.reads)}"
+        + (f", worst {worst * 1000:.0f} ms after the write" if stale else "")
+        + f" (goal none: {goal(stale == 0)})",
+    ]
+    if postgres:
+        scaled = visits.per_second / one[VISITS.label].per_second if one[VISITS.label].per_second else 0.0
+        bare_scaled = append.per_second / one[APPEND.label].per_second if one[APPEND.label].per_second else 0.0
+        parts.append(
+            f"POST /v1/visits {workers} workers / 1 worker {scaled:.2f}× (goal ≥ {GOALS['workers']}×: "
+            f"{goal(scaled >= GOALS['workers'])}; bare append {bare_scaled:.2f}×)"
+        )
+    print(" | ".join(parts))
     return 0
 
 
