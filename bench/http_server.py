@@ -5,8 +5,8 @@
 - ``POST /bench/append`` writes one pre-encoded ``Visit.Recorded`` event (a new visit, a fresh
   id) with the library's recorder into the store the app writes, one transaction per request as
   ``POST /v1/visits``: the ceiling of a durable write here; ``POST /v1/visits`` is reported as a
-  ratio to it. The event is made once, at startup, by the ledger's own domain code and mapper
-  (as ``bench.append`` makes its raw events), for a pairing of its own recorded then.
+  ratio to it. The events are made at startup by the ledger's own domain code and mapper (as
+  ``bench.append`` makes its raw events), for a pairing of its own recorded then (:class:`Visits`).
 
 Neither is in the OpenAPI schema. ``--workers N`` runs N uvicorn worker processes (each builds
 its app with :func:`app_with_bare_endpoint`, from the environment, like ``tiexin serve``).
@@ -15,9 +15,12 @@ its app with :func:`app_with_bare_endpoint`, from the environment, like ``tiexin
 from __future__ import annotations
 
 import argparse
+import itertools
+import os
+import threading
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from typing import Any
 from uuid import uuid4
 
@@ -38,33 +41,60 @@ from tiexin.server import create_app_from_env
 
 FACTORY = "bench.http_server:app_with_bare_endpoint"
 """What uvicorn imports in each worker process."""
+POOL_ENV = "TIEXIN_BENCH_APPEND_POOL"
+POOL = 20_000
+"""Events encoded at startup for ``POST /bench/append`` (``TIEXIN_BENCH_APPEND_POOL``)."""
 
 
-def visit_template(ledger: Ledger) -> StoredEvent:
-    """One new visit's ``Visit.Recorded``, encoded by the ledger's mapper (for a new pairing of its own)."""
-    parties = set_up_parties(ledger)
-    get = ledger.repository.get
-    pairing: Pairing = get(parties.pairing_id)
-    elder: Elder = get(pairing.elder_id)
-    volunteer: Volunteer = get(pairing.volunteer_id)
-    county: County = get(county_id(LIANSHUI))
-    visit = Visit.record(
-        county, pairing, elder, volunteer, visit_details(0), now=recorded_at(0), meta=parties.volunteer, id=uuid4()
-    )
-    (recorded,) = visit.collect_events()
-    return ledger.mapper.to_stored_event(recorded)
+class Visits:
+    """New visits' ``Visit.Recorded`` events, each of a new visit (its own id), encoded by the ledger's mapper
+    for a pairing of their own: :data:`POOL` of them at startup, more (in the request) once those are used.
+
+    One event cannot be sent again under another id: a person's fields are encrypted bound to the
+    record's id, so a copy with a fresh ``originator_id`` would not decrypt (the read models would stop).
+    """
+
+    def __init__(self, ledger: Ledger, count: int) -> None:
+        parties = set_up_parties(ledger)
+        get = ledger.repository.get
+        self.ledger = ledger
+        self.parties = parties
+        self.pairing: Pairing = get(parties.pairing_id)
+        self.elder: Elder = get(self.pairing.elder_id)
+        self.volunteer: Volunteer = get(self.pairing.volunteer_id)
+        self.county: County = get(county_id(LIANSHUI))
+        self.indexes = itertools.count()
+        self.lock = threading.Lock()
+        self.ready: deque[StoredEvent] = deque(self.encode() for _ in range(count))
+
+    def encode(self) -> StoredEvent:
+        with self.lock:
+            index = next(self.indexes)
+        visit = Visit.record(
+            self.county, self.pairing, self.elder, self.volunteer, visit_details(index),
+            now=recorded_at(index), meta=self.parties.volunteer, id=uuid4(),
+        )  # fmt: skip
+        (recorded,) = visit.collect_events()
+        return self.ledger.mapper.to_stored_event(recorded)
+
+    def take(self) -> StoredEvent:
+        try:
+            return self.ready.popleft()
+        except IndexError:
+            return self.encode()
 
 
 def app_with_bare_endpoint() -> FastAPI:
     app = create_app_from_env()
     app_lifespan = app.router.lifespan_context
-    templates: list[StoredEvent] = []
+    visits: list[Visits] = []
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[Any]:
         async with app_lifespan(app) as state:
             services: Services = app.state.services
-            templates.append(await run_in_threadpool(visit_template, services.ledger))
+            count = int(os.environ.get(POOL_ENV) or POOL)
+            visits.append(await run_in_threadpool(Visits, services.ledger, count))
             yield state
 
     app.router.lifespan_context = lifespan
@@ -77,7 +107,7 @@ def app_with_bare_endpoint() -> FastAPI:
     def append() -> dict[str, int]:
         """One transaction inserting one pre-encoded event of a new aggregate (in a worker thread)."""
         services: Services = app.state.services
-        ids = services.ledger.recorder.insert_events([replace(templates[0], originator_id=uuid4())])
+        ids = services.ledger.recorder.insert_events([visits[0].take()])
         return {"position": ids[-1] if ids else 0}
 
     return app
