@@ -291,8 +291,8 @@ class Runner(Generic[W]):
                 continue
             applied += len(notifications)
             position = end
-            # Saved (once) only when a catch-up takes more than a page: keeping up writes nothing.
-            self._set("running", position=position, save=position < head)
+            # At the head the state says so before the waiters hear of the page (see _reached).
+            self._reached(position, head)
             if self.on_page is not None:
                 self.on_page(position, head)
         self._set("caught_up", position=position)
@@ -333,10 +333,22 @@ class Runner(Generic[W]):
                 self._set("retrying", reason=_one_line(error))
                 log.warning("projection %s: store unavailable, retrying: %s", self.name, self._state.reason)
                 return 0
-            self._set("running", position=end, save=end < head)
+            self._reached(end, head)
         if self.on_page is not None:
             self.on_page(end, head)
         return len(mine)
+
+    def _reached(self, position: int, head: int) -> None:
+        """Say where a committed page left this runner: ``caught_up`` once it is at ``head``.
+
+        Set before ``on_page`` wakes the readers waiting on the position (``?after=``), so a
+        reader let through by this page sees the state that goes with it, not ``running``.
+        """
+        if position >= head:
+            self._set("caught_up", position=position)
+        else:
+            self._set("running", position=position)
+
 
     def settle(self, head: int) -> None:
         """Say ``caught_up`` if a one pass brought this runner to ``head`` (see :meth:`take_page`)."""

@@ -189,3 +189,22 @@ def test_each_runner_says_when_its_page_is_committed_in_a_pass(
     one_pass.run_once()
     head = event_count(ledger)
     assert said["history"] == said["copy"] == [*range(4, head, 4), head]
+
+
+def test_a_page_that_reaches_the_head_says_caught_up_before_its_readers_are_woken(
+    ledger: Ledger, views: Callable[..., HistoryView], passes: Callable[..., OnePass]
+) -> None:
+    """A read let through by ``?after=`` reports the model's state: at the head, ``caught_up``.
+
+    Checked for the one pass and for a runner on its own; each page's hook records the state.
+    """
+    alone = Runner(ledger, HistoryProjection(views()), page_size=4)
+    one_pass = passes(runners_of(ledger, HistoryProjection(views("copy"))), page_size=4)
+    seen: dict[str, list[str]] = {"alone": [], "pass": []}
+    alone.on_page = lambda position, head: seen["alone"].append(alone.state.status)
+    together = one_pass.runners[0]
+    together.on_page = lambda position, head: seen["pass"].append(together.state.status)
+    alone.run_once()
+    one_pass.run_once()
+    pages = -(-event_count(ledger) // 4)
+    assert seen["alone"] == seen["pass"] == ["running"] * (pages - 1) + ["caught_up"]
