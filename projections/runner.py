@@ -349,7 +349,6 @@ class Runner(Generic[W]):
         else:
             self._set("running", position=position)
 
-
     def settle(self, head: int) -> None:
         """Say ``caught_up`` if a one pass brought this runner to ``head`` (see :meth:`take_page`)."""
         with self._lock:
