@@ -21,8 +21,9 @@ pinned low while fuzzing, so a read whose ``?after=`` lies past the log does not
 event streams (open-ended server-sent events) are left out: ``test_api_stream.py`` drives the events',
 ``test_api_web_desk.py`` the heads'.
 
-The coverage sweep of an operation runs once, for the first role that may call it: past the key,
-what an operation accepts does not depend on the role. An operation a role may not call answers 403
+The coverage sweep of an operation runs once, for one of the roles that may call it (shared out
+evenly, so the six runs end together): past the key, what an operation accepts does not depend on
+the role. An operation a role may not call answers 403
 before it reads anything, so for that role it gets its examples and :data:`FORBIDDEN_EXAMPLES`
 fuzzed cases; a probe of each operation with each key, and no body, tells which these are.
 
@@ -220,28 +221,35 @@ class Plan:
     """Which operations a role's run sweeps (coverage phase), and which it only fuzzes."""
 
     sweep: list[str]
-    swept_before: list[str]
-    """Operations the role may call that an earlier role's run swept: examples and fuzzing only."""
+    swept_by_another: list[str]
+    """Operations the role may call that another role's run sweeps: examples and fuzzing only."""
     refused: list[str]
     """Operations that answer the role 403: examples and :data:`FORBIDDEN_EXAMPLES` fuzzed cases."""
 
 
 def plans(demo: Demo) -> dict[str, Plan]:
-    """Each operation is swept once, by the first role that may call it.
+    """Each operation is swept once, by one of the roles that may call it.
 
     Past the key, what an operation accepts does not depend on the role, so one sweep of its
     boundaries and invalid values is enough; what each role sees and may do is what its examples
-    and fuzzed cases test.
+    and fuzzed cases test. The sweeps are shared out evenly (an operation few roles may call
+    first, each to the role with the fewest so far): the six runs go at once, and one run holding
+    most sweeps would leave the others' cores idle while it ends.
     """
-    swept: set[str] = set()
-    found = {}
-    for role in ROLES:
-        refused = forbidden(demo, role)
-        allowed = [f"{method} {path}" for method, path in demo.operations if f"{method} {path}" not in refused]
-        sweep = [op for op in allowed if op not in swept]
-        swept.update(sweep)
-        found[role] = Plan(sweep, [op for op in allowed if op not in sweep], refused)
-    return found
+    refused = {role: forbidden(demo, role) for role in ROLES}
+    allowed = {role: [f"{m} {p}" for m, p in demo.operations if f"{m} {p}" not in refused[role]] for role in ROLES}
+    callers = {op: [role for role in ROLES if op in allowed[role]] for ops in allowed.values() for op in ops}
+    sweeps: dict[str, set[str]] = {role: set() for role in ROLES}
+    for op, roles in sorted(callers.items(), key=lambda item: len(item[1])):
+        sweeps[min(roles, key=lambda role: len(sweeps[role]))].add(op)
+    return {
+        role: Plan(
+            [op for op in allowed[role] if op in sweeps[role]],
+            [op for op in allowed[role] if op not in sweeps[role]],
+            refused[role],
+        )
+        for role in ROLES
+    }
 
 
 def config_for(demo: Demo, role: str, plan: Plan) -> str:
@@ -266,7 +274,7 @@ def config_for(demo: Demo, role: str, plan: Plan) -> str:
         "",
     ]
     for names, settings in (
-        (plan.swept_before, []),
+        (plan.swept_by_another, []),
         (plan.refused, [f"generation.max-examples = {FORBIDDEN_EXAMPLES}"]),
     ):
         if names:
