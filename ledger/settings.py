@@ -8,7 +8,11 @@ composition root (:mod:`tiexin.settings`) reads ``TIEXIN_DATABASE_URL`` and hand
 is told within seconds and a store that comes back is used again within seconds:
 
 - a request waits at most ``POSTGRES_CONNECT_TIMEOUT`` (:data:`POOL_TIMEOUT_S`) for a connection
-  from the pool, then fails (503);
+  from the pool, then fails (503), once. The library's recorders retry a failed statement up to
+  ten times (0.2 s apart) and took the pool's timeout for a failed statement, so a request that
+  found no connection waited ten timeouts (about 52 s): :func:`bound_store` lets the pool's own
+  ``psycopg_pool.PoolTimeout`` through, which they do not retry (a statement that failed on a
+  lost connection is still retried, on another connection);
 - a new connection gives up after :data:`LIBPQ_BOUNDS` ``connect_timeout`` (2 s, libpq's least);
   an established one whose server stopped answering is dropped by the kernel within seconds
   (TCP keepalives for idle ones, ``tcp_user_timeout`` for unacknowledged writes);
@@ -19,7 +23,8 @@ is told within seconds and a store that comes back is used again within seconds:
 
 The library builds its pools from the settings it reads (``POSTGRES_*``) and takes neither the
 connection parameters nor the reconnection window: :func:`bound_pool` sets them on a pool it made
-(before it connects, where the caller can; otherwise for every connection made afterwards).
+(before it connects, where the caller can; otherwise for every connection made afterwards), and
+:func:`bound_store` also keeps an application's datastore from having its pool waits retried.
 Dead idle connections are dropped by the API's pool watch (:mod:`api.faults`), not by the
 library's ``POSTGRES_PRE_PING``: that checks a connection on every request, and psycopg_pool, on
 finding one dead, sleeps a second (then two, four…) before trying the next, so after an outage a
@@ -28,8 +33,13 @@ pool of dead connections made the first request wait out its whole timeout.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from eventsourcing.persistence import InterfaceError, OperationalError
+from psycopg_pool import PoolTimeout
 
 from ledger.errors import ConfigurationError
 
@@ -110,9 +120,43 @@ def bound_pool(pool: Any) -> None:
 
 
 def bound_store(app: Any) -> None:
-    """:func:`bound_pool` on the pool of an application's (or a recorder's) PostgreSQL datastore."""
+    """:func:`bound_pool` on the pool of an application's (or a recorder's) PostgreSQL datastore,
+    and :func:`wait_once` on the datastore."""
     recorder = getattr(app, "recorder", app)
-    bound_pool(getattr(getattr(recorder, "datastore", None), "pool", None))
+    datastore = getattr(recorder, "datastore", None)
+    pool = getattr(datastore, "pool", None)
+    bound_pool(pool)
+    if isinstance(getattr(pool, "kwargs", None), dict) and hasattr(pool, "reconnect_timeout"):
+        wait_once(datastore)
+
+
+def wait_once(datastore: Any) -> None:
+    """A PostgreSQL datastore whose connections let a pool timeout through as the pool raised it.
+
+    The library's ``get_connection`` turns the pool's ``PoolTimeout`` into its own
+    ``OperationalError``, which its recorders' ``@retry`` (ten attempts) takes for a failed
+    statement: each attempt waited the pool's whole timeout again. The pool has waited its bound
+    already; ``PoolTimeout`` (a ``psycopg.OperationalError``, not the library's) is not retried, and
+    is still a store failure to whoever catches one (503, a projection's page retried). Every
+    statement through the datastore (its ``transaction()`` and ``cursor()`` too) gets its
+    connection here, the application's snapshots' recorder included.
+    """
+    if getattr(datastore, "_waits_once", False):
+        return
+    get_connection: Callable[[], AbstractContextManager[Any]] = datastore.get_connection
+
+    @contextmanager
+    def connection() -> Iterator[Any]:
+        try:
+            with get_connection() as conn:
+                yield conn
+        except (InterfaceError, OperationalError) as error:
+            if isinstance(error.__cause__, PoolTimeout):
+                raise error.__cause__ from None
+            raise
+
+    datastore.get_connection = connection
+    datastore._waits_once = True
 
 
 def redact(url: str) -> str:

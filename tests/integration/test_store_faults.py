@@ -14,11 +14,17 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
+from uuid import uuid4
 
 import pytest
+from eventsourcing.postgres import PostgresApplicationRecorder
 from fastapi.testclient import TestClient
+from psycopg_pool import PoolTimeout
 
 import api.routers.ops as ops
+from ledger.application import Ledger
+from ledger.errors import StoreUnavailable
+from tests.builders import COORDINATOR
 from tests.conftest import Clock
 from tests.faults import disk_full, proxy_to
 from tests.harness import Harness, harness
@@ -157,3 +163,24 @@ def test_health_answers_while_postgresql_is_away_and_writes_recover_when_it_retu
             f"after {refused_after:.2f} s; writes worked {recovered:.2f} s after PostgreSQL returned, ready "
             f"{ready_again:.2f} s later"
         )
+
+
+@pytest.mark.postgres
+def test_a_command_that_finds_no_connection_waits_for_the_pool_once(
+    postgres_url: str, open_store: Callable[[str], Ledger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The library retries a failed statement ten times; a pool that timed out is not retried
+    (each retry waited the pool's whole timeout again: a write hung ten timeouts, ~52 s)."""
+    ledger = open_store(postgres_url)
+    assert isinstance(ledger.recorder, PostgresApplicationRecorder)
+    pool = ledger.recorder.datastore.pool
+    waits = []
+
+    def no_connection(timeout: float | None = None) -> Any:
+        waits.append(timeout)
+        raise PoolTimeout("couldn't get a connection after 5.00 sec")
+
+    monkeypatch.setattr(pool, "getconn", no_connection)
+    with pytest.raises(StoreUnavailable, match="couldn't get a connection"):
+        ledger.relocate_elder(uuid4(), township="高沟镇", address="新地址 1 号", by=COORDINATOR)
+    assert len(waits) == 1
