@@ -108,13 +108,17 @@ RECONNECT_TIMEOUT_S = 2.0
 ``reconnect_timeout``); a request finding no connection then starts a new attempt at once."""
 
 
+def _is_psycopg_pool(pool: Any) -> bool:
+    """Told by duck typing: the ledger imports no database driver (``tests/unit/test_layers.py``)."""
+    return isinstance(getattr(pool, "kwargs", None), dict) and hasattr(pool, "reconnect_timeout")
+
+
 def bound_pool(pool: Any) -> None:
     """Bound a psycopg pool's connections and reconnections (:data:`LIBPQ_BOUNDS`,
     :data:`RECONNECT_TIMEOUT_S`); anything else (a SQLite pool, None) is left as it is."""
-    kwargs = getattr(pool, "kwargs", None)
-    if not isinstance(kwargs, dict) or not hasattr(pool, "reconnect_timeout"):
+    if not _is_psycopg_pool(pool):
         return
-    kwargs.update(LIBPQ_BOUNDS)
+    pool.kwargs.update(LIBPQ_BOUNDS)
     pool.reconnect_timeout = RECONNECT_TIMEOUT_S
 
 
@@ -125,7 +129,7 @@ def bound_store(app: Any) -> None:
     datastore = getattr(recorder, "datastore", None)
     pool = getattr(datastore, "pool", None)
     bound_pool(pool)
-    if isinstance(getattr(pool, "kwargs", None), dict) and hasattr(pool, "reconnect_timeout"):
+    if _is_psycopg_pool(pool):
         wait_once(datastore)
 
 
